@@ -1,0 +1,187 @@
+//! One query on its way through the chain.
+//!
+//! The server parses a packet once into a [`Request`] (boxed and pooled per socket worker, so
+//! moving it between plugins is a pointer move and building one allocates nothing), normalises
+//! what every plugin would otherwise recompute (the lower-cased name, the client's size limit),
+//! and lends the request a spare [`Message`] whose vectors keep their capacity across queries.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::wire::{Flags, Message, Name, NameBuf, QueryInfo, RType, Rcode};
+
+/// Transport the query arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+impl Proto {
+    /// `udp` or `tcp`, as in logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+        }
+    }
+}
+
+/// Facts about the listener a request came in on, shared by all its requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// Metric label `server`, e.g. `dns://:53` or `dns://127.0.0.1:1053`.
+    pub label: String,
+}
+
+/// A query being served.
+pub struct Request {
+    /// Header, question (original case) and EDNS of the query.
+    pub info: QueryInfo,
+    /// The question name in lower case, for lookups.
+    pub qname_lower: NameBuf,
+    /// The query bytes as received.
+    pub raw: Vec<u8>,
+    pub client: SocketAddr,
+    pub local: SocketAddr,
+    pub proto: Proto,
+    /// When the packet was read.
+    pub received: Instant,
+    /// The server-block zone this query was routed by (longest match), lower case.
+    pub zone: Name,
+    /// The listener this query arrived on.
+    pub server: Arc<ServerInfo>,
+    /// Spare message lent to whoever builds the reply.
+    spare: Message,
+}
+
+impl Request {
+    /// An empty request for a pool.
+    pub fn empty(server: Arc<ServerInfo>) -> Request {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Request {
+            info: QueryInfo::default(),
+            qname_lower: NameBuf::new(),
+            raw: Vec::with_capacity(512),
+            client: unspecified,
+            local: unspecified,
+            proto: Proto::Udp,
+            received: Instant::now(),
+            zone: Name::root(),
+            server,
+            spare: Message::default(),
+        }
+    }
+
+    /// Builds a request from a query (used by tests and by plugins that re-enter the chain).
+    pub fn from_query(
+        raw: &[u8],
+        client: SocketAddr,
+        proto: Proto,
+    ) -> Result<Request, crate::wire::QueryError> {
+        let mut r = Request::empty(Arc::new(ServerInfo {
+            label: "dns://:53".into(),
+        }));
+        r.raw.extend_from_slice(raw);
+        r.client = client;
+        r.proto = proto;
+        r.parse()?;
+        Ok(r)
+    }
+
+    /// Parses `raw` into `info` and refreshes the derived fields.
+    pub fn parse(&mut self) -> Result<(), crate::wire::QueryError> {
+        crate::wire::parse_query(&self.raw, &mut self.info)?;
+        self.qname_lower.set_wire_lowercase(self.info.qname.wire());
+        Ok(())
+    }
+
+    /// Replaces the question name (e.g. by `rewrite`), keeping `qname_lower` in step.
+    pub fn set_qname(&mut self, wire: &[u8]) {
+        self.info.qname.set_wire(wire);
+        self.qname_lower.set_wire_lowercase(wire);
+    }
+
+    /// The question type.
+    #[inline]
+    pub fn qtype(&self) -> RType {
+        self.info.qtype
+    }
+
+    /// The question class.
+    #[inline]
+    pub fn qclass(&self) -> u16 {
+        self.info.qclass
+    }
+
+    /// The question name as a [`Name`], original case.
+    pub fn qname(&self) -> Name {
+        self.info.qname.to_name()
+    }
+
+    /// DNSSEC OK bit.
+    pub fn dnssec_ok(&self) -> bool {
+        self.info.edns.is_some_and(|e| e.dnssec_ok)
+    }
+
+    /// The largest reply this client takes: 65535 on TCP; on UDP the EDNS size (at least 512)
+    /// or 512 without EDNS.
+    pub fn max_reply_size(&self) -> usize {
+        match self.proto {
+            Proto::Tcp => 65535,
+            Proto::Udp => match self.info.edns {
+                Some(e) => usize::from(e.udp_size.max(512)),
+                None => 512,
+            },
+        }
+    }
+
+    /// Starts a reply: header copied from the query (id, opcode, RD, CD), QR set,
+    /// NOERROR, empty sections that keep their capacity from earlier queries.
+    pub fn reply(&mut self) -> Message {
+        let mut m = std::mem::take(&mut self.spare);
+        m.clear();
+        m.id = self.info.id;
+        m.opcode = self.info.opcode;
+        m.flags = Flags {
+            qr: true,
+            rd: self.info.flags.rd,
+            cd: self.info.flags.cd,
+            ..Flags::default()
+        };
+        m
+    }
+
+    /// A reply with only a response code (REFUSED, SERVFAIL, ...).
+    pub fn reply_rcode(&mut self, rcode: Rcode) -> Message {
+        let mut m = self.reply();
+        m.rcode = rcode;
+        m
+    }
+
+    /// Gives a written reply's storage back for the next query.
+    pub fn recycle(&mut self, mut reply: Message) {
+        if reply.answer.capacity() + reply.additional.capacity() + reply.authority.capacity()
+            > self.spare.answer.capacity()
+                + self.spare.additional.capacity()
+                + self.spare.authority.capacity()
+        {
+            reply.clear();
+            self.spare = reply;
+        }
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Request({} {} {} from {})",
+            self.info.qname,
+            self.info.qtype,
+            crate::wire::types::class_name(self.info.qclass),
+            self.client
+        )
+    }
+}

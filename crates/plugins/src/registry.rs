@@ -1,0 +1,133 @@
+//! The ordered table of plugins: Cairn's `plugin.cfg`.
+//!
+//! Position in this table is execution order in every chain (first = outermost) and setup
+//! order across a server block, whatever order the Corefile lists directives in. The table
+//! holds every directive CoreDNS knows in CoreDNS's order; the ones Cairn does not implement
+//! yet have `setup: None` and are refused with a clear error. A custom binary can build its own
+//! table with extra plugins (see `examples/custom_plugin.rs`).
+
+use cairn_core::setup::PluginSpec;
+
+/// A directive CoreDNS knows, with Cairn's implementation if there is one.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: &'static str,
+    pub spec: Option<PluginSpec>,
+}
+
+const fn has(name: &'static str, setup: fn(&mut cairn_core::SetupCtx<'_>) -> Result<(), cairn_core::SetupError>, once: bool) -> Entry {
+    Entry {
+        name,
+        spec: Some(PluginSpec { name, setup, once }),
+    }
+}
+
+const fn not_yet(name: &'static str) -> Entry {
+    Entry { name, spec: None }
+}
+
+/// CoreDNS's plugin.cfg order (v1.14.7), with Cairn's implementations filled in.
+pub static PLUGINS: &[Entry] = &[
+    not_yet("root"),
+    not_yet("metadata"),
+    not_yet("geoip"),
+    not_yet("cancel"),
+    not_yet("proxyproto"),
+    not_yet("quic"),
+    not_yet("grpc_server"),
+    not_yet("https"),
+    not_yet("https3"),
+    not_yet("timeouts"),
+    not_yet("multisocket"),
+    not_yet("reload"),
+    not_yet("nsid"),
+    not_yet("bufsize"),
+    not_yet("bind"),
+    not_yet("debug"),
+    not_yet("trace"),
+    not_yet("ready"),
+    not_yet("health"),
+    not_yet("pprof"),
+    not_yet("shed"),
+    not_yet("prometheus"),
+    not_yet("errors"),
+    not_yet("log"),
+    not_yet("dnstap"),
+    not_yet("local"),
+    not_yet("dns64"),
+    not_yet("any"),
+    not_yet("chaos"),
+    not_yet("loadbalance"),
+    not_yet("tsig"),
+    not_yet("rewrite"),
+    not_yet("autopath"),
+    not_yet("acl"),
+    not_yet("cache"),
+    not_yet("header"),
+    not_yet("dnssec"),
+    not_yet("tls"),
+    not_yet("minimal"),
+    not_yet("template"),
+    not_yet("transfer"),
+    not_yet("hosts"),
+    not_yet("route53"),
+    not_yet("azure"),
+    not_yet("clouddns"),
+    not_yet("k8s_external"),
+    not_yet("kubernetes"),
+    not_yet("file"),
+    not_yet("auto"),
+    not_yet("secondary"),
+    not_yet("etcd"),
+    not_yet("loop"),
+    not_yet("forward"),
+    not_yet("grpc"),
+    not_yet("erratic"),
+    has("whoami", crate::whoami::setup, false),
+    not_yet("on"),
+    not_yet("sign"),
+    not_yet("view"),
+];
+
+/// Every directive name the Corefile parser accepts.
+pub fn directive_names() -> Vec<&'static str> {
+    PLUGINS.iter().map(|e| e.name).collect()
+}
+
+/// The spec of an implemented plugin (panics for unknown names; for tests and wiring).
+pub fn spec(name: &str) -> &'static PluginSpec {
+    PLUGINS
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.spec.as_ref())
+        .unwrap_or_else(|| panic!("plugin {name} is not implemented"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CoreDNS v1.14.7 plugin.cfg, in order.
+    const COREDNS_ORDER: &str = "root metadata geoip cancel proxyproto quic grpc_server https \
+        https3 timeouts multisocket reload nsid bufsize bind debug trace ready health pprof shed \
+        prometheus errors log dnstap local dns64 any chaos loadbalance tsig rewrite autopath acl \
+        cache header dnssec tls minimal template transfer hosts route53 azure clouddns \
+        k8s_external kubernetes file auto secondary etcd loop forward grpc erratic whoami on sign \
+        view";
+
+    #[test]
+    fn order_matches_coredns_plugin_cfg() {
+        let ours: Vec<&str> = PLUGINS.iter().map(|e| e.name).collect();
+        let theirs: Vec<&str> = COREDNS_ORDER.split_whitespace().collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn specs_carry_their_own_names() {
+        for e in PLUGINS {
+            if let Some(s) = &e.spec {
+                assert_eq!(s.name, e.name);
+            }
+        }
+    }
+}

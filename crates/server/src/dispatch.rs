@@ -1,0 +1,250 @@
+//! From packet to reply: sanity checks, longest-zone routing among the blocks of one
+//! listener, running the chosen chain, and encoding the reply to the client's limit.
+//!
+//! Everything here runs per query, so it allocates nothing: the request comes from the
+//! worker's pool, the zone table is keyed by wire bytes, and the reply is encoded into a
+//! buffer the worker reuses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cairn_core::metrics::{registry, Counter};
+use cairn_core::plugin::{Chain, ServeFuture, Served};
+use cairn_core::request::{Request, ServerInfo};
+use cairn_core::setup::BlockInfo;
+use cairn_core::wire::message::HEADER_LEN;
+use cairn_core::wire::name::parent_wire;
+use cairn_core::wire::types::OPCODE_QUERY;
+use cairn_core::wire::{self, Message, Name, OptRef, QueryError, QuestionRef, RType, Rcode, CLASS_IN};
+
+/// One server block after setup: its chain and zones.
+pub struct Block {
+    pub info: BlockInfo,
+    pub chain: Chain,
+}
+
+/// What became of a packet.
+pub enum Outcome<'a> {
+    /// A reply to encode and send.
+    Reply(Box<Request>, Message),
+    /// A reply that needs waiting for.
+    Pending(ServeFuture<'a>),
+    /// Nothing to send (unreadable header, or a response sent to us).
+    Drop(Box<Request>),
+}
+
+/// Counters for packets rejected before any chain ran.
+struct Rejected {
+    dropped: Counter,
+    formerr: Counter,
+}
+
+/// Routes queries for one listener (transport, address, port).
+pub struct Dispatcher {
+    zones: HashMap<Box<[u8]>, usize>,
+    root: Option<usize>,
+    blocks: Vec<Arc<Block>>,
+    other_classes: bool,
+    pub server: Arc<ServerInfo>,
+    rejected: Rejected,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `blocks`, each with the zones it serves on this listener.
+    pub fn new(server: Arc<ServerInfo>, blocks: Vec<(Arc<Block>, Vec<Name>)>) -> Dispatcher {
+        let mut zones = HashMap::new();
+        let mut root = None;
+        let mut list = Vec::new();
+        let mut other_classes = false;
+        for (i, (block, names)) in blocks.into_iter().enumerate() {
+            other_classes |= block
+                .chain
+                .plugins()
+                .iter()
+                .any(|p| matches!(p.name(), "chaos" | "forward" | "proxy"));
+            for z in names {
+                if z.is_root() {
+                    root.get_or_insert(i);
+                } else {
+                    zones.entry(z.wire().to_ascii_lowercase().into_boxed_slice()).or_insert(i);
+                }
+            }
+            list.push(block);
+        }
+        let family = registry().counter(
+            "cairn_dns_malformed_requests_total",
+            "Packets rejected before routing: dropped, or answered FORMERR.",
+            &["server", "action"],
+        );
+        Dispatcher {
+            zones,
+            root,
+            blocks: list,
+            other_classes,
+            rejected: Rejected {
+                dropped: family.with(&[&server.label, "dropped"]),
+                formerr: family.with(&[&server.label, "formerr"]),
+            },
+            server,
+        }
+    }
+
+    /// The blocks of this listener.
+    pub fn blocks(&self) -> &[Arc<Block>] {
+        &self.blocks
+    }
+
+    /// Longest-zone match; DS queries go to the parent side (the match closest to the root).
+    fn route(&self, qname_lower: &[u8], qtype: RType) -> Option<usize> {
+        let mut found = None;
+        let mut name = Some(qname_lower);
+        while let Some(n) = name {
+            if n == [0] {
+                break;
+            }
+            if let Some(&i) = self.zones.get(n) {
+                found = Some(i);
+                if qtype != RType::DS {
+                    break;
+                }
+            }
+            name = parent_wire(n);
+        }
+        found.or(self.root)
+    }
+
+    /// Serves one packet already copied into `req.raw`.
+    pub fn handle(&self, mut req: Box<Request>) -> Outcome<'_> {
+        match req.parse() {
+            Ok(()) => {}
+            Err(QueryError::Drop(_)) => {
+                self.rejected.dropped.inc();
+                return Outcome::Drop(req);
+            }
+            Err(QueryError::FormErr { id, opcode, rd, .. }) => {
+                self.rejected.formerr.inc();
+                let mut m = req.reply();
+                m.id = id;
+                m.opcode = opcode;
+                m.flags.rd = rd;
+                m.flags.cd = false;
+                m.rcode = Rcode::FORMERR;
+                req.info.question = 0..0;
+                req.info.edns = None;
+                return Outcome::Reply(req, m);
+            }
+        }
+        if req.info.opcode != OPCODE_QUERY {
+            let m = req.reply_rcode(Rcode::NOTIMP);
+            return Outcome::Reply(req, m);
+        }
+        if req.info.edns.is_some_and(|e| e.version != 0) {
+            let m = req.reply_rcode(Rcode::BADVERS);
+            return Outcome::Reply(req, m);
+        }
+        if req.info.qclass != CLASS_IN && !self.other_classes {
+            count_dropped(&self.server, &req);
+            let m = req.reply_rcode(Rcode::REFUSED);
+            return Outcome::Reply(req, m);
+        }
+        let Some(i) = self.route(req.qname_lower.wire(), req.info.qtype) else {
+            count_dropped(&self.server, &req);
+            let m = req.reply_rcode(Rcode::REFUSED);
+            return Outcome::Reply(req, m);
+        };
+        let block = &self.blocks[i];
+        req.zone = cairn_core::zones::longest_match(&block.info.zones, req.qname_lower.wire())
+            .cloned()
+            .unwrap_or_else(Name::root);
+        match block.chain.run(req) {
+            Served::Ready(req, result) => finish(req, result),
+            Served::Pending(fut) => Outcome::Pending(fut),
+        }
+    }
+}
+
+/// Turns a chain result into the reply to send.
+pub fn finish<'a>(mut req: Box<Request>, result: cairn_core::ServeResult) -> Outcome<'a> {
+    match result {
+        Ok(m) if m.drop_reply() => Outcome::Drop(req),
+        Ok(m) => Outcome::Reply(req, m),
+        Err(e) => {
+            let m = req.reply_rcode(e.rcode());
+            Outcome::Reply(req, m)
+        }
+    }
+}
+
+fn count_dropped(server: &ServerInfo, req: &Request) {
+    let family = registry().counter(
+        "coredns_dns_requests_total",
+        "Counter of DNS requests made per zone, protocol and family.",
+        &["server", "zone", "view", "proto", "family", "type"],
+    );
+    let fam = if req.client.is_ipv4() { "1" } else { "2" };
+    family
+        .with(&[&server.label, "dropped", "", req.proto.as_str(), fam, type_label(req.info.qtype)])
+        .inc();
+}
+
+/// The `type` label value CoreDNS uses for a query type.
+pub fn type_label(t: RType) -> &'static str {
+    match t {
+        RType::A => "A",
+        RType::AAAA => "AAAA",
+        RType::CNAME => "CNAME",
+        RType::DNSKEY => "DNSKEY",
+        RType::DS => "DS",
+        RType::MX => "MX",
+        RType::NSEC => "NSEC",
+        RType::NSEC3 => "NSEC3",
+        RType::NS => "NS",
+        RType::PTR => "PTR",
+        RType::RRSIG => "RRSIG",
+        RType::SOA => "SOA",
+        RType::SRV => "SRV",
+        RType::TXT => "TXT",
+        RType::HTTPS => "HTTPS",
+        RType::SVCB => "SVCB",
+        RType::IXFR => "IXFR",
+        RType::AXFR => "AXFR",
+        RType::ANY => "ANY",
+        _ => "other",
+    }
+}
+
+/// Encodes `msg` as the reply to `req` at the end of `out`: the question as asked (case kept),
+/// an OPT mirroring the query's when it had one, truncated to the client's limit.
+pub fn write_reply(req: &Request, msg: &Message, out: &mut Vec<u8>) -> wire::Encoded {
+    let question = (!req.info.question.is_empty()).then(|| QuestionRef {
+        name: req.info.qname.wire(),
+        qtype: req.info.qtype,
+        qclass: req.info.qclass,
+    });
+    let opt = req.info.edns.map(|e| OptRef {
+        udp_size: e.udp_size.max(512),
+        dnssec_ok: e.dnssec_ok,
+        options: msg.edns.as_ref().map_or(&[][..], |e| &e.options),
+    });
+    let opt = match opt {
+        None if msg.rcode.0 > 15 => Some(OptRef {
+            udp_size: 512,
+            dnssec_ok: false,
+            options: &[],
+        }),
+        o => o,
+    };
+    let limit = req.max_reply_size().max(HEADER_LEN);
+    wire::encode(msg, question, opt, limit, out)
+}
+
+/// Tiny extension so plugins (acl `drop`) can ask for silence.
+trait DropReply {
+    fn drop_reply(&self) -> bool;
+}
+
+impl DropReply for Message {
+    fn drop_reply(&self) -> bool {
+        self.rcode == Rcode::DROP
+    }
+}
