@@ -5,5 +5,18 @@
 //! the directive), `tests.rs` (case tables), `README.md` (Name, Description, Syntax, Metrics,
 //! Ready, Examples), plus concept files where a plugin needs them.
 
+pub mod any;
+pub mod bind;
+pub mod bufsize;
+pub mod chaos;
+pub mod errors;
+pub mod file;
+pub mod health;
+pub mod hosts;
+pub mod log;
+pub mod minimal;
+pub mod prometheus;
+pub mod ready;
 pub mod registry;
+pub mod root;
 pub mod whoami;

@@ -48,5 +48,9 @@ fn rejects_arguments() {
         .err()
         .unwrap();
     assert_eq!(err.line, 2);
-    assert!(err.to_string().starts_with("Corefile:2 - Error during parsing:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Corefile:2 - Error during parsing:"),
+        "{err}"
+    );
 }

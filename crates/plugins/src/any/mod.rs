@@ -1,0 +1,5 @@
+//! `any`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `bind`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `bufsize`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `chaos`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `errors`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

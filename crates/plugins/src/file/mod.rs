@@ -1,0 +1,5 @@
+//! `file`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `health`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `hosts`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `log`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

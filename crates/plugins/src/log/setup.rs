@@ -1,0 +1,8 @@
+//! Parses `log`.
+
+use cairn_core::{SetupCtx, SetupError};
+
+/// Not implemented yet: refuses the directive.
+pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
+    Err(ctx.first().error("plugin/log: not implemented yet"))
+}

@@ -1,0 +1,5 @@
+//! `minimal`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

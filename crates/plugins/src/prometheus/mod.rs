@@ -1,0 +1,5 @@
+//! `prometheus`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

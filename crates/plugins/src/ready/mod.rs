@@ -1,0 +1,5 @@
+//! `ready`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;

@@ -1,0 +1,5 @@
+//! `root`: not implemented yet.
+
+mod setup;
+
+pub use setup::setup;
