@@ -1,1 +1,271 @@
-fn main() {}
+//! The `cairn` binary: CoreDNS's command line on top of the Cairn crates.
+//!
+//! Flags are CoreDNS's (`-conf`, `-dns.port`, `-pidfile`, `-plugins`, `-quiet`, `-version`),
+//! accepted with one or two dashes and as `-flag value` or `-flag=value`, plus `-validate`
+//! which checks a Corefile completely (every plugin's setup) without binding anything.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use cairn_corefile::{Corefile, ParseOptions};
+use cairn_server::{Options, Server};
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+struct Cli {
+    conf: Option<String>,
+    dns_port: Option<u16>,
+    pidfile: Option<PathBuf>,
+    plugins: bool,
+    quiet: bool,
+    version: bool,
+    validate: bool,
+}
+
+const USAGE: &str = "Usage of cairn:
+  -conf string        Corefile to load (default \"Corefile\"; \"stdin\" reads standard input)
+  -dns.port string    Default port (default \"53\")
+  -p string           Same as -dns.port
+  -pidfile string     Path to write pid file
+  -plugins            List installed plugins
+  -quiet              Quiet mode (no initialization output)
+  -validate           Check the Corefile and every plugin's configuration, then exit
+  -version            Show version";
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Cli> {
+    let mut cli = Cli::default();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            bail!("extra command line arguments: {arg}\n{USAGE}");
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => args
+                    .next()
+                    .with_context(|| format!("flag needs an argument: -{name}\n{USAGE}")),
+            }
+        };
+        let boolean = |v: &Option<String>| -> Result<bool> {
+            match v.as_deref() {
+                None | Some("true") | Some("1") => Ok(true),
+                Some("false") | Some("0") => Ok(false),
+                Some(other) => bail!("invalid boolean value {other:?} for -{name}"),
+            }
+        };
+        match name {
+            "conf" => cli.conf = Some(value(name)?),
+            "dns.port" | "p" => {
+                let v = value(name)?;
+                cli.dns_port = Some(
+                    v.parse()
+                        .with_context(|| format!("invalid value {v:?} for flag -{name}"))?,
+                );
+            }
+            "pidfile" => cli.pidfile = Some(PathBuf::from(value(name)?)),
+            "plugins" => cli.plugins = boolean(&inline)?,
+            "quiet" => cli.quiet = boolean(&inline)?,
+            "version" => cli.version = boolean(&inline)?,
+            "validate" => cli.validate = boolean(&inline)?,
+            "h" | "help" => bail!("{USAGE}"),
+            other => bail!("flag provided but not defined: -{other}\n{USAGE}"),
+        }
+    }
+    Ok(cli)
+}
+
+fn version_text() -> String {
+    format!(
+        "Cairn-{}\n{}/{}, rust",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Reads the Corefile named on the command line (or the built-in default).
+fn load_corefile(conf: Option<&str>, names: &[&str]) -> Result<(Corefile, PathBuf)> {
+    let opts = ParseOptions::new(names);
+    match conf {
+        Some("stdin") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading Corefile from stdin")?;
+            let cf = cairn_corefile::parse("stdin", &text, &opts)?;
+            Ok((cf, std::env::current_dir()?))
+        }
+        Some(path) => {
+            let path = Path::new(path);
+            let cf = cairn_corefile::parse_file(path, &opts)?;
+            Ok((cf, config_dir(path)))
+        }
+        None => {
+            let path = Path::new("Corefile");
+            if path.exists() {
+                let cf = cairn_corefile::parse_file(path, &opts)?;
+                Ok((cf, config_dir(path)))
+            } else {
+                let cf =
+                    cairn_corefile::parse("Corefile", ".:53 {\n    whoami\n    log\n}\n", &opts)?;
+                Ok((cf, std::env::current_dir()?))
+            }
+        }
+    }
+}
+
+fn config_dir(path: &Path) -> PathBuf {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = parse_args(std::env::args().skip(1))?;
+    if cli.version {
+        println!("{}", version_text());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table = cairn_plugins::registry::table();
+    if cli.plugins {
+        let mut names: Vec<&str> = table
+            .iter()
+            .filter(|(_, s)| s.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+        names.sort_unstable();
+        println!("Server types:\n  dns\n\nOther plugins:");
+        for n in names {
+            println!("  dns.{n}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    let (corefile, config_dir) = load_corefile(cli.conf.as_deref(), &names)?;
+    for w in &corefile.warnings {
+        cairn_core::warning!(; "{w}");
+    }
+    let opts = Options {
+        dns_port: cli.dns_port.unwrap_or(53),
+        table,
+        config_dir,
+    };
+    if cli.validate {
+        return match Server::validate(&corefile, &opts) {
+            Ok(()) => {
+                println!("Corefile OK");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn")
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(cli, corefile, opts))
+}
+
+async fn serve(cli: Cli, corefile: Corefile, opts: Options) -> Result<ExitCode> {
+    let names: Vec<&'static str> = opts.table.iter().map(|(n, _)| *n).collect();
+    let mut server = match Server::start(&corefile, opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(pidfile) = &cli.pidfile {
+        std::fs::write(pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing pidfile {}", pidfile.display()))?;
+    }
+    if !cli.quiet {
+        for line in server.banner_lines() {
+            println!("{line}");
+        }
+        println!("{}", version_text());
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let _hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => {
+                let reloaded = load_corefile(cli.conf.as_deref(), &names)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|(cf, _)| {
+                        Ok(cf)
+                    });
+                match reloaded {
+                    Ok(cf) => match server.reload(&cf).await {
+                        Ok(()) => cairn_core::info!(; "Reloading complete"),
+                        Err(e) => cairn_core::error!(; "Corefile changes are not applied: {e}"),
+                    },
+                    Err(e) => cairn_core::error!(; "Corefile changes are not applied: {e}"),
+                }
+            }
+        }
+    }
+    cairn_core::info!(; "Shutting down");
+    server.shutdown().await;
+    if let Some(pidfile) = &cli.pidfile {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> impl Iterator<Item = String> + '_ {
+        s.split_whitespace().map(String::from)
+    }
+
+    #[test]
+    fn flags_take_one_or_two_dashes_and_equals() {
+        let cli = parse_args(args("-conf a.conf --dns.port=1053 -quiet --validate")).unwrap();
+        assert_eq!(cli.conf.as_deref(), Some("a.conf"));
+        assert_eq!(cli.dns_port, Some(1053));
+        assert!(cli.quiet && cli.validate && !cli.version);
+        let cli = parse_args(args("-p 5353 -pidfile /tmp/x.pid")).unwrap();
+        assert_eq!(cli.dns_port, Some(5353));
+        assert_eq!(cli.pidfile, Some(PathBuf::from("/tmp/x.pid")));
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        assert!(parse_args(args("-nope")).is_err());
+        assert!(parse_args(args("stray")).is_err());
+        assert!(parse_args(args("-dns.port abc")).is_err());
+        assert!(parse_args(args("-conf")).is_err());
+    }
+}

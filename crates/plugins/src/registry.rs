@@ -93,6 +93,11 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("view"),
 ];
 
+/// The table in the form the server takes: (directive, implementation).
+pub fn table() -> Vec<(&'static str, Option<PluginSpec>)> {
+    PLUGINS.iter().map(|e| (e.name, e.spec)).collect()
+}
+
 /// Every directive name the Corefile parser accepts.
 pub fn directive_names() -> Vec<&'static str> {
     PLUGINS.iter().map(|e| e.name).collect()

@@ -6,6 +6,9 @@
 //! buffer the worker reuses.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use futures_util::FutureExt;
 use std::sync::Arc;
 
 use cairn_core::metrics::{registry, Counter};
@@ -15,7 +18,9 @@ use cairn_core::setup::BlockInfo;
 use cairn_core::wire::message::HEADER_LEN;
 use cairn_core::wire::name::parent_wire;
 use cairn_core::wire::types::OPCODE_QUERY;
-use cairn_core::wire::{self, Message, Name, OptRef, QueryError, QuestionRef, RType, Rcode, CLASS_IN};
+use cairn_core::wire::{
+    self, Message, Name, OptRef, QueryError, QuestionRef, RType, Rcode, CLASS_IN,
+};
 
 /// One server block after setup: its chain and zones.
 pub struct Block {
@@ -47,6 +52,7 @@ pub struct Dispatcher {
     other_classes: bool,
     pub server: Arc<ServerInfo>,
     rejected: Rejected,
+    panics: Counter,
 }
 
 impl Dispatcher {
@@ -66,7 +72,9 @@ impl Dispatcher {
                 if z.is_root() {
                     root.get_or_insert(i);
                 } else {
-                    zones.entry(z.wire().to_ascii_lowercase().into_boxed_slice()).or_insert(i);
+                    zones
+                        .entry(z.wire().to_ascii_lowercase().into_boxed_slice())
+                        .or_insert(i);
                 }
             }
             list.push(block);
@@ -85,6 +93,13 @@ impl Dispatcher {
                 dropped: family.with(&[&server.label, "dropped"]),
                 formerr: family.with(&[&server.label, "formerr"]),
             },
+            panics: registry()
+                .counter(
+                    "coredns_panics_total",
+                    "A metrics that counts the number of panics.",
+                    &[],
+                )
+                .with(&[]),
             server,
         }
     }
@@ -156,10 +171,60 @@ impl Dispatcher {
         req.zone = cairn_core::zones::longest_match(&block.info.zones, req.qname_lower.wire())
             .cloned()
             .unwrap_or_else(Name::root);
-        match block.chain.run(req) {
-            Served::Ready(req, result) => finish(req, result),
-            Served::Pending(fut) => Outcome::Pending(fut),
+        // A panicking plugin costs one SERVFAIL, never the server.
+        let head = Head::of(&req);
+        match catch_unwind(AssertUnwindSafe(|| block.chain.run(req))) {
+            Ok(Served::Ready(req, result)) => finish(req, result),
+            Ok(Served::Pending(fut)) => {
+                let panics = self.panics.clone();
+                Outcome::Pending(Box::pin(async move {
+                    match AssertUnwindSafe(fut).catch_unwind().await {
+                        Ok(done) => done,
+                        Err(_) => head.servfail_after_panic(&panics),
+                    }
+                }))
+            }
+            Err(_) => {
+                let (req, result) = head.servfail_after_panic(&self.panics);
+                finish(req, result)
+            }
         }
+    }
+}
+
+/// What is needed to answer a query whose request was lost in a panic.
+struct Head {
+    info: cairn_core::wire::QueryInfo,
+    client: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+    proto: cairn_core::Proto,
+    server: Arc<ServerInfo>,
+}
+
+impl Head {
+    fn of(req: &Request) -> Head {
+        Head {
+            info: req.info.clone(),
+            client: req.client,
+            local: req.local,
+            proto: req.proto,
+            server: req.server.clone(),
+        }
+    }
+
+    fn servfail_after_panic(self, panics: &Counter) -> (Box<Request>, cairn_core::ServeResult) {
+        panics.inc();
+        cairn_core::error!(; "Recovered from panic in server: query {} {}", self.info.qname, self.info.qtype);
+        let mut req = Box::new(Request::empty(self.server));
+        req.info = self.info;
+        req.qname_lower.set_wire_lowercase(req.info.qname.wire());
+        req.client = self.client;
+        req.local = self.local;
+        req.proto = self.proto;
+        (
+            req,
+            Err(cairn_core::PluginError::failed("server", "panic in plugin")),
+        )
     }
 }
 
@@ -183,7 +248,14 @@ fn count_dropped(server: &ServerInfo, req: &Request) {
     );
     let fam = if req.client.is_ipv4() { "1" } else { "2" };
     family
-        .with(&[&server.label, "dropped", "", req.proto.as_str(), fam, type_label(req.info.qtype)])
+        .with(&[
+            &server.label,
+            "dropped",
+            "",
+            req.proto.as_str(),
+            fam,
+            type_label(req.info.qtype),
+        ])
         .inc();
 }
 

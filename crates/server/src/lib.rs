@@ -1,6 +1,250 @@
 //! `cairn-server`: listeners, dispatch, instance lifecycle and reload, HTTP endpoints.
+//!
+//! [`Server::start`] builds an instance from a parsed Corefile, binds every socket (all or
+//! nothing, so a bad address or a port in use leaves nothing listening), then starts the
+//! plugins' services and the socket tasks. [`Server::reload`] builds the new instance beside
+//! the running one and swaps dispatchers on the existing sockets; a failed build or bind keeps
+//! the old instance untouched. [`Server::shutdown`] runs the shutdown hooks (lameduck) while
+//! DNS is still served, then stops.
 
 pub mod dispatch;
+pub mod http;
+pub mod instance;
 mod sys;
 pub mod tcp;
 pub mod udp;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use cairn_core::request::ServerInfo;
+use cairn_core::setup::{Readiness, SetupError, Shutdown, ShutdownTrigger};
+use cairn_corefile::Corefile;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use dispatch::Dispatcher;
+pub use instance::{ListenKey, Options, TableEntry};
+
+/// Why the server could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The Corefile or a plugin's configuration is wrong (every error found).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<SetupError>),
+}
+
+struct Listener {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: Arc<TcpListener>,
+    tx: watch::Sender<Arc<Dispatcher>>,
+    local: SocketAddr,
+}
+
+struct Running {
+    trigger: ShutdownTrigger,
+    services: Vec<JoinHandle<()>>,
+    shutdown_hooks: Vec<(
+        &'static str,
+        Box<dyn FnOnce() -> cairn_core::setup::BoxFuture + Send>,
+    )>,
+    readiness: Arc<Readiness>,
+    digest: String,
+}
+
+/// A running server.
+pub struct Server {
+    opts: Options,
+    listeners: BTreeMap<ListenKey, Listener>,
+    http: http::HttpPool,
+    running: Running,
+    tcp_limits: tcp::TcpLimits,
+}
+
+fn bind_listener(
+    key: &ListenKey,
+    cores: usize,
+) -> std::io::Result<(Vec<Arc<UdpSocket>>, TcpListener, SocketAddr)> {
+    let ip = key.addr.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let want = SocketAddr::new(ip, key.port);
+    // Port 0 (tests): UDP picks a port, TCP must get the same one; retry a few times.
+    for _ in 0..8 {
+        let udp = udp::bind_reuseport(want, cores)?;
+        let local = udp[0].local_addr()?;
+        match tcp::bind(local) {
+            Ok(tcp) => return Ok((udp, tcp, local)),
+            Err(e) if key.port == 0 && e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no common UDP/TCP port",
+    ))
+}
+
+impl Server {
+    /// Builds, binds and starts everything described by `corefile`.
+    pub async fn start(corefile: &Corefile, opts: Options) -> Result<Server, StartError> {
+        let mut server = Server {
+            opts,
+            listeners: BTreeMap::new(),
+            http: http::HttpPool::default(),
+            running: Running {
+                trigger: Shutdown::new().1,
+                services: Vec::new(),
+                shutdown_hooks: Vec::new(),
+                readiness: Arc::new(Readiness::default()),
+                digest: String::new(),
+            },
+            tcp_limits: tcp::TcpLimits::default(),
+        };
+        server.install(corefile).await?;
+        Ok(server)
+    }
+
+    /// Validates a Corefile: builds the instance without binding or starting anything.
+    pub fn validate(corefile: &Corefile, opts: &Options) -> Result<(), StartError> {
+        instance::build(corefile, opts)
+            .map(|_| ())
+            .map_err(StartError::Config)
+    }
+
+    /// Replaces the running configuration with `corefile`; on error the old one keeps serving.
+    pub async fn reload(&mut self, corefile: &Corefile) -> Result<(), StartError> {
+        self.install(corefile).await
+    }
+
+    /// The digest of the Corefile now serving.
+    pub fn digest(&self) -> &str {
+        &self.running.digest
+    }
+
+    async fn install(&mut self, corefile: &Corefile) -> Result<(), StartError> {
+        let inst = instance::build(corefile, &self.opts).map_err(StartError::Config)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+        // Bind what is new; on failure drop what was just bound and keep the old state.
+        let mut fresh: BTreeMap<ListenKey, (Vec<Arc<UdpSocket>>, TcpListener, SocketAddr)> =
+            BTreeMap::new();
+        for (key, blocks) in &inst.listeners {
+            if self.listeners.contains_key(key) {
+                continue;
+            }
+            match bind_listener(key, cores) {
+                Ok(b) => {
+                    fresh.insert(*key, b);
+                }
+                Err(e) => {
+                    let at = &corefile.blocks[blocks[0].0.info.index].keys[0];
+                    let ip = key.addr.map(|a| a.to_string()).unwrap_or_default();
+                    return Err(StartError::Config(vec![
+                        at.error(format!("listen udp/tcp {ip}:{}: {e}", key.port))
+                    ]));
+                }
+            }
+        }
+        self.http
+            .apply(&inst.parts.http)
+            .map_err(|e| StartError::Config(vec![e]))?;
+
+        // Swap: publish new dispatchers, start new listeners, drop removed ones.
+        let mut next = BTreeMap::new();
+        for (key, blocks) in inst.listeners {
+            let info = Arc::new(ServerInfo { label: key.label() });
+            let d = Arc::new(Dispatcher::new(info, blocks));
+            if let Some(l) = self.listeners.remove(&key) {
+                let _ = l.tx.send(d);
+                next.insert(key, l);
+            } else if let Some((udp, tcp_l, local)) = fresh.remove(&key) {
+                let (tx, rx) = watch::channel(d);
+                for s in &udp {
+                    udp::spawn(s.clone(), rx.clone());
+                }
+                let tcp_l = Arc::new(tcp_l);
+                tcp::spawn(tcp_l.clone(), rx, self.tcp_limits);
+                next.insert(
+                    key,
+                    Listener {
+                        udp,
+                        tcp: tcp_l,
+                        tx,
+                        local,
+                    },
+                );
+            }
+        }
+        // Listeners not in the new configuration: dropping the sender lets their tasks drain.
+        self.listeners = next;
+
+        // Stop the old instance's services, start the new ones.
+        let (shutdown, trigger) = Shutdown::new();
+        let old = std::mem::replace(
+            &mut self.running,
+            Running {
+                trigger,
+                services: Vec::new(),
+                shutdown_hooks: inst.parts.shutdown_hooks,
+                readiness: inst.parts.readiness,
+                digest: inst.digest,
+            },
+        );
+        old.trigger.fire();
+        for s in inst.parts.services {
+            self.running
+                .services
+                .push(tokio::spawn((s.run)(shutdown.clone())));
+        }
+        Ok(())
+    }
+
+    /// The address a listener is bound to (port 0 resolved), by configured address and port.
+    pub fn local_addr(&self, addr: Option<IpAddr>, port: u16) -> Option<SocketAddr> {
+        self.listeners
+            .get(&ListenKey { addr, port })
+            .map(|l| l.local)
+    }
+
+    /// Every DNS listener's bound address.
+    pub fn dns_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.values().map(|l| l.local).collect()
+    }
+
+    /// The bound address of an HTTP endpoint configured as `addr` (e.g. `127.0.0.1:0`).
+    pub fn http_addr(&self, addr: &str) -> Option<SocketAddr> {
+        self.http.local_addr(addr)
+    }
+
+    /// The server labels and bound addresses, for the startup banner.
+    pub fn banner_lines(&self) -> Vec<String> {
+        self.listeners
+            .keys()
+            .map(|k| k.label().trim_start_matches("dns://").to_string())
+            .collect()
+    }
+
+    /// Graceful stop: readiness goes false, shutdown hooks run while DNS is still served
+    /// (health's lameduck), then listeners drain and services stop.
+    pub async fn shutdown(mut self) {
+        self.running.readiness.set_shutting_down();
+        for (_, hook) in std::mem::take(&mut self.running.shutdown_hooks) {
+            hook().await;
+        }
+        for (_, l) in std::mem::take(&mut self.listeners) {
+            drop(l.tx);
+            drop(l.udp);
+            drop(l.tcp);
+        }
+        self.running.trigger.fire();
+        let services = std::mem::take(&mut self.running.services);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            for s in services {
+                let _ = s.await;
+            }
+        })
+        .await;
+        self.http.close();
+    }
+}

@@ -138,7 +138,8 @@ fn to_storage(addr: SocketAddr, s: &mut libc::sockaddr_storage) -> libc::socklen
     match addr {
         SocketAddr::V4(a) => {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
-            let sin: &mut libc::sockaddr_in = unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in) };
+            let sin: &mut libc::sockaddr_in =
+                unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in) };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = a.port().to_be();
             sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
@@ -146,7 +147,8 @@ fn to_storage(addr: SocketAddr, s: &mut libc::sockaddr_storage) -> libc::socklen
         }
         SocketAddr::V6(a) => {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
-            let sin: &mut libc::sockaddr_in6 = unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in6) };
+            let sin: &mut libc::sockaddr_in6 =
+                unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in6) };
             sin.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin.sin6_port = a.port().to_be();
             sin.sin6_addr.s6_addr = a.ip().octets();
@@ -155,4 +157,48 @@ fn to_storage(addr: SocketAddr, s: &mut libc::sockaddr_storage) -> libc::socklen
             size_of::<libc::sockaddr_in6>() as libc::socklen_t
         }
     }
+}
+
+/// The addresses of the network interface `name` (empty when there is none).
+pub fn interface_addrs(name: &str) -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read and then free once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut cur = list;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            cur = ifa.ifa_next;
+            if ifa.ifa_name.is_null() || ifa.ifa_addr.is_null() {
+                continue;
+            }
+            let ifname = std::ffi::CStr::from_ptr(ifa.ifa_name);
+            if ifname.to_bytes() != name.as_bytes() {
+                continue;
+            }
+            let storage = ifa.ifa_addr as *const libc::sockaddr_storage;
+            let family = i32::from((*ifa.ifa_addr).sa_family);
+            if family == libc::AF_INET || family == libc::AF_INET6 {
+                let mut s: libc::sockaddr_storage = zeroed();
+                let len = if family == libc::AF_INET {
+                    size_of::<libc::sockaddr_in>()
+                } else {
+                    size_of::<libc::sockaddr_in6>()
+                };
+                std::ptr::copy_nonoverlapping(
+                    storage.cast::<u8>(),
+                    (&mut s as *mut libc::sockaddr_storage).cast::<u8>(),
+                    len,
+                );
+                if let Some(a) = from_storage(&s) {
+                    out.push(a.ip());
+                }
+            }
+        }
+        libc::freeifaddrs(list);
+    }
+    out
 }

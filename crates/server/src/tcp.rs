@@ -54,7 +54,11 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accepts connections until the sender of `current` is dropped.
-pub fn spawn(listener: Arc<TcpListener>, current: watch::Receiver<Arc<Dispatcher>>, limits: TcpLimits) {
+pub fn spawn(
+    listener: Arc<TcpListener>,
+    current: watch::Receiver<Arc<Dispatcher>>,
+    limits: TcpLimits,
+) {
     tokio::spawn(async move {
         let open = Arc::new(AtomicUsize::new(0));
         let mut watch_close = current.clone();
@@ -107,7 +111,9 @@ async fn connection(
         let mut deadline = tokio::time::Instant::now() + limits.idle_timeout;
         loop {
             while !reload && pending.len() < limits.max_in_flight {
-                let Some(frame_len) = complete_frame(&inbuf) else { break };
+                let Some(frame_len) = complete_frame(&inbuf) else {
+                    break;
+                };
                 let mut req = Box::new(Request::empty(d.server.clone()));
                 req.raw.extend_from_slice(&inbuf[2..2 + frame_len]);
                 inbuf.drain(..2 + frame_len);

@@ -45,7 +45,15 @@ pub fn bind_reuseport(addr: SocketAddr, n: usize) -> io::Result<Vec<Arc<UdpSocke
 /// Starts the serving task of one socket; it follows `current` across reloads and stops
 /// when the sender is dropped.
 pub fn spawn(socket: Arc<UdpSocket>, current: watch::Receiver<Arc<Dispatcher>>) {
-    tokio::spawn(generation(socket, current));
+    tokio::spawn(boxed_generation(socket, current));
+}
+
+/// Boxing breaks the type cycle of a generation task that spawns its successor.
+fn boxed_generation(
+    socket: Arc<UdpSocket>,
+    current: watch::Receiver<Arc<Dispatcher>>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(generation(socket, current))
 }
 
 struct Slot {
@@ -56,7 +64,9 @@ struct Slot {
 async fn generation(socket: Arc<UdpSocket>, mut current: watch::Receiver<Arc<Dispatcher>>) {
     let dispatcher = current.borrow_and_update().clone();
     let d = &*dispatcher;
-    let local = socket.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut batch = RecvBatch::default();
     let mut pool: Vec<Box<Request>> = Vec::new();
     let mut slots: Vec<Slot> = Vec::with_capacity(BATCH);
@@ -122,7 +132,7 @@ async fn generation(socket: Arc<UdpSocket>, mut current: watch::Receiver<Arc<Dis
             changed = current.changed(), if reading => {
                 reading = false;
                 if changed.is_ok() {
-                    tokio::spawn(generation(socket.clone(), current.clone()));
+                    tokio::spawn(boxed_generation(socket.clone(), current.clone()));
                 }
             }
         }
@@ -140,7 +150,8 @@ fn flush(
         return;
     }
     let fd = socket.as_raw_fd();
-    let mut items: [(&[u8], SocketAddr); BATCH] = [(&[], SocketAddr::from(([0, 0, 0, 0], 0))); BATCH];
+    let mut items: [(&[u8], SocketAddr); BATCH] =
+        [(&[], SocketAddr::from(([0, 0, 0, 0], 0))); BATCH];
     let n = slots.len().min(BATCH);
     for (item, slot) in items.iter_mut().zip(slots.iter()) {
         *item = (&slot.out, slot.req.client);
