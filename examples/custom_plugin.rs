@@ -24,7 +24,8 @@ impl Plugin for Hello {
         }
         let mut m = req.reply();
         m.flags.aa = true;
-        m.answer.push(Record::new(req.qname(), 0, RData::txt(&["hello"])));
+        m.answer
+            .push(Record::new(req.qname(), 0, RData::txt(&["hello"])));
         Served::reply(req, m)
     }
 
@@ -44,7 +45,10 @@ fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
 fn main() -> anyhow::Result<()> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(1053), |p| p.parse())?;
     let mut table = cairn_plugins::registry::table();
-    let at = table.iter().position(|(n, _)| *n == "whoami").unwrap_or(table.len());
+    let at = table
+        .iter()
+        .position(|(n, _)| *n == "whoami")
+        .unwrap_or(table.len());
     let spec = PluginSpec {
         name: "hello",
         setup,
@@ -53,7 +57,11 @@ fn main() -> anyhow::Result<()> {
     table.insert(at, ("hello", Some(spec)));
     let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
     let text = format!("test:{port} {{\n    hello\n    whoami\n}}\n");
-    let corefile = cairn_corefile::parse("Corefile", &text, &cairn_corefile::ParseOptions::new(&names))?;
+    let corefile = cairn_corefile::parse(
+        "Corefile",
+        &text,
+        &cairn_corefile::ParseOptions::new(&names),
+    )?;
     let opts = cairn_server::Options {
         dns_port: 53,
         table,
@@ -63,7 +71,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let server = cairn_server::Server::start(&corefile, opts).await?;
-        println!("serving test. on {:?} with the hello plugin; Ctrl-C stops", server.dns_addrs());
+        println!(
+            "serving test. on {:?} with the hello plugin; Ctrl-C stops",
+            server.dns_addrs()
+        );
         tokio::signal::ctrl_c().await?;
         server.shutdown().await;
         anyhow::Ok(())

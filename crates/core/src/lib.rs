@@ -17,6 +17,7 @@ pub mod testing;
 pub mod wire;
 pub mod zones;
 
+pub use arc_swap;
 pub use plugin::{Chain, Next, Plugin, PluginError, ServeResult, Served};
 pub use request::{Proto, Request};
 pub use setup::{SetupCtx, SetupError};

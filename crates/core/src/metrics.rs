@@ -24,7 +24,9 @@ pub const SIZE_BUCKETS: &[f64] = &[
     48000.0, 64000.0,
 ];
 /// Prometheus client default buckets (seconds).
-pub const DEF_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const DEF_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Something that writes exposition text for one or more families.
 pub trait Collect: Send + Sync {
@@ -73,12 +75,22 @@ impl Registry {
     }
 
     /// A counter family (existing one if the name is taken).
-    pub fn counter(&self, name: &str, help: &str, labels: &'static [&'static str]) -> Arc<Family<Counter>> {
+    pub fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &'static [&'static str],
+    ) -> Arc<Family<Counter>> {
         self.family(&self.counters, name, help, labels, Counter::default)
     }
 
     /// A gauge family.
-    pub fn gauge(&self, name: &str, help: &str, labels: &'static [&'static str]) -> Arc<Family<Gauge>> {
+    pub fn gauge(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &'static [&'static str],
+    ) -> Arc<Family<Gauge>> {
         self.family(&self.gauges, name, help, labels, Gauge::default)
     }
 
@@ -90,7 +102,9 @@ impl Registry {
         labels: &'static [&'static str],
         buckets: &'static [f64],
     ) -> Arc<Family<Histogram>> {
-        self.family(&self.histograms, name, help, labels, move || Histogram::new(buckets))
+        self.family(&self.histograms, name, help, labels, move || {
+            Histogram::new(buckets)
+        })
     }
 
     /// Registers a custom collector under `name` (replacing one of the same name).
@@ -103,8 +117,13 @@ impl Registry {
 
     /// The whole exposition, families sorted by name.
     pub fn encode(&self) -> String {
-        let families: Vec<Arc<dyn Collect>> =
-            self.families.lock().expect("metrics lock").values().cloned().collect();
+        let families: Vec<Arc<dyn Collect>> = self
+            .families
+            .lock()
+            .expect("metrics lock")
+            .values()
+            .cloned()
+            .collect();
         let mut out = String::with_capacity(8192);
         for f in families {
             f.encode(&mut out);
@@ -135,7 +154,14 @@ impl<M: Metric> Family<M> {
     pub fn with(&self, values: &[&str]) -> M {
         debug_assert_eq!(values.len(), self.labels.len(), "{}", self.name);
         let mut series = self.series.lock().expect("metrics lock");
-        if let Some(m) = series.get(values.iter().copied().map(str::to_string).collect::<Vec<_>>().as_slice()) {
+        if let Some(m) = series.get(
+            values
+                .iter()
+                .copied()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+                .as_slice(),
+        ) {
             return m.clone();
         }
         let m = (self.make)();
@@ -245,7 +271,9 @@ impl Gauge {
     pub fn add(&self, d: f64) {
         let _ = self
             .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some((f64::from_bits(b) + d).to_bits()));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((f64::from_bits(b) + d).to_bits())
+            });
     }
 }
 
@@ -287,12 +315,18 @@ impl Histogram {
         let _ = self
             .0
             .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some((f64::from_bits(b) + v).to_bits()));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((f64::from_bits(b) + v).to_bits())
+            });
     }
 
     /// Number of observations.
     pub fn count(&self) -> u64 {
-        self.0.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.0
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -301,7 +335,13 @@ impl Metric for Histogram {
     fn encode_series(&self, name: &str, labels: &str, out: &mut String) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
-        for (i, bound) in self.0.bounds.iter().chain(std::iter::once(&f64::INFINITY)).enumerate() {
+        for (i, bound) in self
+            .0
+            .bounds
+            .iter()
+            .chain(std::iter::once(&f64::INFINITY))
+            .enumerate()
+        {
             cumulative += self.0.counts[i].load(Ordering::Relaxed);
             let _ = write!(out, "{name}_bucket{{{labels}{sep}le=\"");
             fmt_float(*bound, out);
@@ -328,11 +368,26 @@ mod tests {
         let h = r.histogram("test_size_bytes", "Size.", &[], SIZE_BUCKETS);
         h.with(&[]).observe(150.0);
         let text = r.encode();
-        assert!(text.contains("test_requests_total{zone=\"example.org.\"} 3\n"), "{text}");
-        assert!(text.contains("test_size_bytes_bucket{le=\"100\"} 0\n"), "{text}");
-        assert!(text.contains("test_size_bytes_bucket{le=\"200\"} 1\n"), "{text}");
-        assert!(text.contains("test_size_bytes_bucket{le=\"+Inf\"} 1\n"), "{text}");
+        assert!(
+            text.contains("test_requests_total{zone=\"example.org.\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("test_size_bytes_bucket{le=\"100\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("test_size_bytes_bucket{le=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("test_size_bytes_bucket{le=\"+Inf\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("test_size_bytes_sum 150\n"), "{text}");
-        assert!(text.contains("# TYPE test_size_bytes histogram\n"), "{text}");
+        assert!(
+            text.contains("# TYPE test_size_bytes histogram\n"),
+            "{text}"
+        );
     }
 }

@@ -54,6 +54,8 @@ pub type ServeResult = Result<Message, PluginError>;
 pub type ServeFuture<'a> = Pin<Box<dyn Future<Output = (Box<Request>, ServeResult)> + Send + 'a>>;
 
 /// What a plugin returns.
+// The ready variant is the hot path; boxing it would cost an allocation per query.
+#[allow(clippy::large_enum_variant)]
 pub enum Served<'a> {
     /// Finished without waiting.
     Ready(Box<Request>, ServeResult),

@@ -32,6 +32,9 @@ pub struct PluginSpec {
 /// A boxed future for services and shutdown work.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// Work to run at final shutdown (health's lameduck).
+pub type ShutdownHook = Box<dyn FnOnce() -> BoxFuture + Send>;
+
 /// Fires when the instance that registered a service is shut down (or replaced by a reload).
 #[derive(Clone)]
 pub struct Shutdown {
@@ -166,7 +169,7 @@ pub struct BlockInfo {
 pub struct InstanceParts {
     pub services: Vec<ServiceSpec>,
     pub http: Vec<HttpRoute>,
-    pub shutdown_hooks: Vec<(&'static str, Box<dyn FnOnce() -> BoxFuture + Send>)>,
+    pub shutdown_hooks: Vec<(&'static str, ShutdownHook)>,
     pub readiness: Arc<Readiness>,
 }
 
@@ -226,12 +229,22 @@ impl<'a> SetupCtx<'a> {
     }
 
     /// Starts `run` after a successful setup; it gets a [`Shutdown`] to watch.
-    pub fn add_service(&mut self, name: &'static str, run: Box<dyn FnOnce(Shutdown) -> BoxFuture + Send>) {
+    pub fn add_service(
+        &mut self,
+        name: &'static str,
+        run: Box<dyn FnOnce(Shutdown) -> BoxFuture + Send>,
+    ) {
         self.parts.services.push(ServiceSpec { name, run });
     }
 
     /// Serves `path` over HTTP on `addr`.
-    pub fn add_http(&mut self, addr: String, path: &'static str, handler: Arc<dyn HttpHandler>, at: Token) {
+    pub fn add_http(
+        &mut self,
+        addr: String,
+        path: &'static str,
+        handler: Arc<dyn HttpHandler>,
+        at: Token,
+    ) {
         self.parts.http.push(HttpRoute {
             addr,
             path,
@@ -241,7 +254,7 @@ impl<'a> SetupCtx<'a> {
     }
 
     /// Runs `hook` at final shutdown, in registry order, while DNS is still served.
-    pub fn on_shutdown(&mut self, name: &'static str, hook: Box<dyn FnOnce() -> BoxFuture + Send>) {
+    pub fn on_shutdown(&mut self, name: &'static str, hook: ShutdownHook) {
         self.parts.shutdown_hooks.push((name, hook));
     }
 

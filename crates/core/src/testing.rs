@@ -41,7 +41,12 @@ pub fn query_bytes(name: &str, qtype: RType, class: u16, edns: Option<u16>) -> V
 
 /// A parsed request for `name`/`qtype` (class IN, UDP, from 10.240.0.1:40212).
 pub fn query(name: &str, qtype: RType) -> Box<Request> {
-    query_from(name, qtype, "10.240.0.1:40212".parse().expect("addr"), Proto::Udp)
+    query_from(
+        name,
+        qtype,
+        "10.240.0.1:40212".parse().expect("addr"),
+        Proto::Udp,
+    )
 }
 
 /// A parsed request from a given client and transport.
@@ -117,16 +122,18 @@ impl TestSetup {
 
 /// Sets up `spec` from Corefile text: a whole file such as
 /// `"example.org {\n hosts {\n 10.0.0.1 a\n }\n}"`. Relative paths resolve against `dir`.
-pub fn setup(spec: &PluginSpec, corefile: &str, dir: Option<PathBuf>) -> Result<TestSetup, SetupError> {
+pub fn setup(
+    spec: &PluginSpec,
+    corefile: &str,
+    dir: Option<PathBuf>,
+) -> Result<TestSetup, SetupError> {
     let names = [spec.name];
     let opts = cairn_corefile::ParseOptions::new(&names);
     let parsed = cairn_corefile::parse("Corefile", corefile, &opts)?;
     let block = parsed.blocks.first().expect("a server block");
     let mut keys = Vec::new();
     for t in &block.keys {
-        keys.extend(
-            cairn_corefile::parse_key(&t.text).map_err(|e| t.error(e.to_string()))?,
-        );
+        keys.extend(cairn_corefile::parse_key(&t.text).map_err(|e| t.error(e.to_string()))?);
     }
     let zones = keys
         .iter()

@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn longest_zone_wins() {
         let zones = vec![n("org."), n("example.org."), n(".")];
-        assert_eq!(longest_match(&zones, n("a.example.org.").wire()), Some(&zones[1]));
+        assert_eq!(
+            longest_match(&zones, n("a.example.org.").wire()),
+            Some(&zones[1])
+        );
         assert_eq!(longest_match(&zones, n("b.org.").wire()), Some(&zones[0]));
         assert_eq!(longest_match(&zones, n("b.net.").wire()), Some(&zones[2]));
         assert_eq!(longest_match(&zones[..2], n("b.net.").wire()), None);

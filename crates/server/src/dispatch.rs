@@ -29,6 +29,8 @@ pub struct Block {
 }
 
 /// What became of a packet.
+// The reply variant is the hot path; boxing the message would allocate per query.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome<'a> {
     /// A reply to encode and send.
     Reply(Box<Request>, Message),
@@ -57,7 +59,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher over `blocks`, each with the zones it serves on this listener.
-    pub fn new(server: Arc<ServerInfo>, blocks: Vec<(Arc<Block>, Vec<Name>)>) -> Dispatcher {
+    pub fn new(server: Arc<ServerInfo>, blocks: crate::instance::BlockZones) -> Dispatcher {
         let mut zones = HashMap::new();
         let mut root = None;
         let mut list = Vec::new();

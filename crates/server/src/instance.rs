@@ -51,11 +51,14 @@ impl ListenKey {
     }
 }
 
+/// The blocks a listener serves, each with the zones it serves there.
+pub type BlockZones = Vec<(Arc<Block>, Vec<Name>)>;
+
 /// A built, not yet started instance.
 pub struct Instance {
     pub blocks: Vec<Arc<Block>>,
     /// For each listener, the blocks and the zones they serve there.
-    pub listeners: BTreeMap<ListenKey, Vec<(Arc<Block>, Vec<Name>)>>,
+    pub listeners: BTreeMap<ListenKey, BlockZones>,
     pub parts: InstanceParts,
     /// Digest of the Corefile's tokens (reload compares it).
     pub digest: String,
@@ -66,7 +69,7 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
     let mut errors = Vec::new();
     let mut parts = InstanceParts::default();
     let mut blocks = Vec::new();
-    let mut listeners: BTreeMap<ListenKey, Vec<(Arc<Block>, Vec<Name>)>> = BTreeMap::new();
+    let mut listeners: BTreeMap<ListenKey, BlockZones> = BTreeMap::new();
     // (listen key, zone) -> where it was defined, to refuse duplicates.
     let mut defined: BTreeMap<(ListenKey, Vec<u8>), ()> = BTreeMap::new();
 

@@ -46,10 +46,7 @@ struct Listener {
 struct Running {
     trigger: ShutdownTrigger,
     services: Vec<JoinHandle<()>>,
-    shutdown_hooks: Vec<(
-        &'static str,
-        Box<dyn FnOnce() -> cairn_core::setup::BoxFuture + Send>,
-    )>,
+    shutdown_hooks: Vec<(&'static str, cairn_core::setup::ShutdownHook)>,
     readiness: Arc<Readiness>,
     digest: String,
 }

@@ -4,6 +4,8 @@
 //! under load. The `mmsghdr` arrays are built on the stack for each call and point into
 //! buffers owned by [`RecvBatch`], so nothing that crosses an `.await` holds a raw pointer.
 #![allow(unsafe_code)]
+// The mmsghdr, iovec and buffer arrays are parallel: indexing them together is clearest.
+#![allow(clippy::needless_range_loop)]
 
 use std::io;
 use std::mem::{size_of, zeroed};

@@ -140,6 +140,8 @@ async fn generation(socket: Arc<UdpSocket>, mut current: watch::Receiver<Arc<Dis
 }
 
 /// Sends the batch of synchronous replies and returns their buffers to the pools.
+// Requests stay boxed: they move between the pool and pending futures as one pointer.
+#[allow(clippy::vec_box)]
 fn flush(
     socket: &UdpSocket,
     slots: &mut Vec<Slot>,

@@ -86,8 +86,10 @@ impl Writer<'_> {
             if len == 0 {
                 return true;
             }
-            let (Some(a), Some(b)) = (msg.get(at + 1..at + 1 + len), suffix.get(s + 1..s + 1 + len))
-            else {
+            let (Some(a), Some(b)) = (
+                msg.get(at + 1..at + 1 + len),
+                suffix.get(s + 1..s + 1 + len),
+            ) else {
                 return false;
             };
             if !a.eq_ignore_ascii_case(b) {

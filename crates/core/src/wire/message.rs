@@ -89,9 +89,7 @@ pub struct Edns {
 impl Edns {
     /// Iterates over (code, data) of the options.
     pub fn options(&self) -> EdnsOptions<'_> {
-        EdnsOptions {
-            raw: &self.options,
-        }
+        EdnsOptions { raw: &self.options }
     }
 }
 

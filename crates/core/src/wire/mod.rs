@@ -12,7 +12,7 @@ pub use encode::{encode, Encoded, OptRef, QuestionRef};
 pub use message::{parse_query, Edns, Flags, Message, QueryEdns, QueryError, QueryInfo, Question};
 pub use name::{Name, NameBuf, NameError};
 pub use rdata::{RData, Record, Soa};
-pub use types::{Rcode, RType, CLASS_ANY, CLASS_CH, CLASS_IN};
+pub use types::{RType, Rcode, CLASS_ANY, CLASS_CH, CLASS_IN};
 
 /// Why a message could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

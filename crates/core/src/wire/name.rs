@@ -468,7 +468,9 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut NameBuf) -> Result<usize,
                     out.append_raw(&[0])?;
                     return Ok(end_after.unwrap_or(pos + 1));
                 }
-                let label = msg.get(pos + 1..pos + 1 + len).ok_or(NameError::Truncated)?;
+                let label = msg
+                    .get(pos + 1..pos + 1 + len)
+                    .ok_or(NameError::Truncated)?;
                 if out.len as usize + 1 + len + 1 > MAX_NAME_LEN {
                     return Err(NameError::NameTooLong);
                 }
@@ -514,22 +516,34 @@ mod tests {
 
     #[test]
     fn bad_names_are_rejected() {
-        assert_eq!(Name::parse("a..b.", None).unwrap_err(), NameError::EmptyLabel);
+        assert_eq!(
+            Name::parse("a..b.", None).unwrap_err(),
+            NameError::EmptyLabel
+        );
         let long = "a".repeat(64);
         assert_eq!(
             Name::parse(&long, None).unwrap_err(),
             NameError::LabelTooLong
         );
         let many = "abcdefghi.".repeat(26);
-        assert_eq!(Name::parse(&many, None).unwrap_err(), NameError::NameTooLong);
+        assert_eq!(
+            Name::parse(&many, None).unwrap_err(),
+            NameError::NameTooLong
+        );
     }
 
     #[test]
     fn subdomain_respects_label_boundaries() {
         let zone = Name::parse("example.org.", None).unwrap();
-        assert!(Name::parse("a.EXAMPLE.org.", None).unwrap().is_subdomain_of(&zone));
-        assert!(Name::parse("example.org.", None).unwrap().is_subdomain_of(&zone));
-        assert!(!Name::parse("badexample.org.", None).unwrap().is_subdomain_of(&zone));
+        assert!(Name::parse("a.EXAMPLE.org.", None)
+            .unwrap()
+            .is_subdomain_of(&zone));
+        assert!(Name::parse("example.org.", None)
+            .unwrap()
+            .is_subdomain_of(&zone));
+        assert!(!Name::parse("badexample.org.", None)
+            .unwrap()
+            .is_subdomain_of(&zone));
         assert!(!Name::parse("org.", None).unwrap().is_subdomain_of(&zone));
         assert!(zone.is_subdomain_of(&Name::root()));
     }

@@ -137,9 +137,8 @@ impl RData {
                     .get(next..next + 20)
                     .filter(|_| next + 20 == end)
                     .ok_or(WireError::BadRdata)?;
-                let n = |i: usize| {
-                    u32::from_be_bytes([nums[i], nums[i + 1], nums[i + 2], nums[i + 3]])
-                };
+                let n =
+                    |i: usize| u32::from_be_bytes([nums[i], nums[i + 1], nums[i + 2], nums[i + 3]]);
                 RData::Soa(Arc::new(Soa {
                     mname,
                     rname,

@@ -50,8 +50,11 @@ fn encoded_reply_parses_in_hickory_with_compression() {
         ..Message::default()
     };
     for i in 1..=3u8 {
-        m.answer
-            .push(Record::new(owner.clone(), 300, RData::A(Ipv4Addr::new(10, 0, 0, i))));
+        m.answer.push(Record::new(
+            owner.clone(),
+            300,
+            RData::A(Ipv4Addr::new(10, 0, 0, i)),
+        ));
     }
     m.authority.push(Record::new(
         Name::parse("example.org.", None).unwrap(),
@@ -95,8 +98,11 @@ fn truncation_drops_records_and_sets_tc() {
     let mut m = Message::default();
     m.flags.qr = true;
     for i in 0..100u8 {
-        m.answer
-            .push(Record::new(owner.clone(), 60, RData::A(Ipv4Addr::new(10, 0, 1, i))));
+        m.answer.push(Record::new(
+            owner.clone(),
+            60,
+            RData::A(Ipv4Addr::new(10, 0, 1, i)),
+        ));
     }
     let mut out = Vec::new();
     let enc = encode(&m, None, None, 512, &mut out);
@@ -111,10 +117,17 @@ fn truncation_drops_records_and_sets_tc() {
 fn additional_only_overflow_does_not_set_tc() {
     let owner = Name::parse("x.example.org.", None).unwrap();
     let mut m = Message::default();
-    m.answer.push(Record::new(owner.clone(), 60, RData::A(Ipv4Addr::LOCALHOST)));
+    m.answer.push(Record::new(
+        owner.clone(),
+        60,
+        RData::A(Ipv4Addr::LOCALHOST),
+    ));
     for i in 0..100u8 {
-        m.additional
-            .push(Record::new(owner.clone(), 60, RData::A(Ipv4Addr::new(10, 0, 1, i))));
+        m.additional.push(Record::new(
+            owner.clone(),
+            60,
+            RData::A(Ipv4Addr::new(10, 0, 1, i)),
+        ));
     }
     let mut out = Vec::new();
     let enc = encode(&m, None, None, 512, &mut out);
