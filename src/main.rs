@@ -221,9 +221,7 @@ async fn serve(cli: Cli, corefile: Corefile, opts: Options) -> Result<ExitCode> 
             _ = usr1.recv() => {
                 let reloaded = load_corefile(cli.conf.as_deref(), &names)
                     .map_err(|e| format!("{e:#}"))
-                    .and_then(|(cf, _)| {
-                        Ok(cf)
-                    });
+                    .map(|(cf, _)| cf);
                 match reloaded {
                     Ok(cf) => match server.reload(&cf).await {
                         Ok(()) => cairn_core::info!(; "Reloading complete"),
