@@ -1,8 +1,21 @@
-//! Parses `any`.
+//! Parses `any` (no arguments, no block).
+
+use std::sync::Arc;
 
 use cairn_core::{SetupCtx, SetupError};
 
-/// Not implemented yet: refuses the directive.
+use super::Any;
+
+/// `any` takes nothing.
 pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
-    Err(ctx.first().error("plugin/any: not implemented yet"))
+    for d in ctx.directives {
+        if !d.args.is_empty() {
+            return Err(d.arg_count_error());
+        }
+        if let Some(opt) = d.block.first() {
+            return Err(opt.unknown_property());
+        }
+    }
+    ctx.add_plugin(Arc::new(Any::new()));
+    Ok(())
 }
