@@ -121,7 +121,10 @@ pub fn parse(text: &str) -> Result<i64, DurationError> {
             // Go converts through float64 here as well.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let extra = (frac as f64 * (per as f64 / scale)) as u64;
-            v = v.checked_add(extra).filter(|&x| x <= LIMIT).ok_or_else(invalid)?;
+            v = v
+                .checked_add(extra)
+                .filter(|&x| x <= LIMIT)
+                .ok_or_else(invalid)?;
         }
         total = total
             .checked_add(v)
@@ -194,7 +197,7 @@ fn push_frac(out: &mut String, v: u64, prec: u32) {
         return;
     }
     let mut width = prec as usize;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }
@@ -237,7 +240,10 @@ mod tests {
             ("s", "time: invalid duration \"s\""),
             (".s", "time: invalid duration \".s\""),
             ("-", "time: invalid duration \"-\""),
-            ("9223372036854775808ns", "time: invalid duration \"9223372036854775808ns\""),
+            (
+                "9223372036854775808ns",
+                "time: invalid duration \"9223372036854775808ns\"",
+            ),
             ("3000000h", "time: invalid duration \"3000000h\""),
         ] {
             assert_eq!(parse(text).unwrap_err().to_string(), msg, "{text}");

@@ -44,7 +44,17 @@ impl Errors {
             Consolidation::NoMatch => Some(Level::Error),
         };
         if let Some(level) = level {
-            emit(level, format_args!("{}", ErrorLine { req, err, text: &text }));
+            emit(
+                level,
+                format_args!(
+                    "{}",
+                    ErrorLine {
+                        req,
+                        err,
+                        text: &text
+                    }
+                ),
+            );
         }
     }
 }

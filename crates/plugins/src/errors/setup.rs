@@ -18,7 +18,10 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     let patterns = Arc::new(parse(ctx.directives)?);
     if !patterns.is_empty() {
         let p = patterns.clone();
-        ctx.add_service("errors", Box::new(move |shutdown| Box::pin(p.run(shutdown))));
+        ctx.add_service(
+            "errors",
+            Box::new(move |shutdown| Box::pin(p.run(shutdown))),
+        );
     }
     ctx.add_plugin(Arc::new(Errors::new(patterns)));
     Ok(())
@@ -45,8 +48,8 @@ pub(crate) fn parse(directives: &[Directive]) -> Result<Patterns, SetupError> {
                 "consolidate" => list.push(parse_consolidate(opt)?),
                 other => {
                     return Err(opt.error(format!(
-                        "Syntax error: Unexpected token '{other}', expecting 'Unknown field {other}'"
-                    )))
+                    "Syntax error: Unexpected token '{other}', expecting 'Unknown field {other}'"
+                )))
                 }
             }
         }

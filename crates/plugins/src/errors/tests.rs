@@ -156,9 +156,19 @@ fn show_first_logs_the_first_at_once() {
         "errors {\n consolidate 1m timeout info show_first\n}",
     ))
     .unwrap();
-    assert_eq!(patterns.record("a timeout"), Consolidation::LogAt(Some(Level::Info)));
-    assert_eq!(patterns.take_summary(0), None, "one error: already logged, no summary");
-    assert_eq!(patterns.record("a timeout"), Consolidation::LogAt(Some(Level::Info)));
+    assert_eq!(
+        patterns.record("a timeout"),
+        Consolidation::LogAt(Some(Level::Info))
+    );
+    assert_eq!(
+        patterns.take_summary(0),
+        None,
+        "one error: already logged, no summary"
+    );
+    assert_eq!(
+        patterns.record("a timeout"),
+        Consolidation::LogAt(Some(Level::Info))
+    );
     assert_eq!(patterns.record("b timeout"), Consolidation::Counted);
     assert_eq!(patterns.record("c timeout"), Consolidation::Counted);
     assert_eq!(
@@ -170,7 +180,10 @@ fn show_first_logs_the_first_at_once() {
     );
 
     let errors = Errors::new(Arc::new(
-        parse(&directives("errors {\n consolidate 1m timeout warning show_first\n}")).unwrap(),
+        parse(&directives(
+            "errors {\n consolidate 1m timeout warning show_first\n}",
+        ))
+        .unwrap(),
     ));
     let c = Chain::new(vec![Arc::new(Fail(TIMEOUT))]);
     let lines = captured(|| {
@@ -208,8 +221,13 @@ fn flush_service_writes_summaries_and_stops() {
                 assert_eq!(patterns.record("a1"), Consolidation::Counted);
             }
             assert_eq!(patterns.record("b1"), Consolidation::Counted);
-            // The 20ms window closes well within this wait; the 1h one does not.
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Wait for the 20ms window to close (the 1h one does not).
+            let mut waited = Duration::ZERO;
+            while CAPTURED.with(|c| c.borrow().as_ref().map_or(0, Vec::len)) == 0 {
+                assert!(waited < Duration::from_secs(10), "no summary written");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                waited += Duration::from_millis(10);
+            }
             assert_eq!(patterns.record("a2"), Consolidation::Counted);
             trigger.fire();
             service.await.unwrap();
@@ -258,7 +276,11 @@ fn setup_registers_the_service_only_with_consolidate() {
 fn setup_errors() {
     for (body, line, msg) in [
         ("errors stderr", 2, "invalid log file: stderr"),
-        ("errors a b", 2, "Wrong argument count or unexpected line ending after 'b'"),
+        (
+            "errors a b",
+            2,
+            "Wrong argument count or unexpected line ending after 'b'",
+        ),
         (
             "errors {\n  unknown\n }",
             3,
@@ -321,7 +343,11 @@ fn setup_errors() {
 fn directives(body: &str) -> Vec<cairn_corefile::Directive> {
     let text = format!("example.org {{\n{body}\n}}");
     let names = ["errors"];
-    let cf = cairn_corefile::parse("Corefile", &text, &cairn_corefile::ParseOptions::new(&names))
-        .unwrap();
+    let cf = cairn_corefile::parse(
+        "Corefile",
+        &text,
+        &cairn_corefile::ParseOptions::new(&names),
+    )
+    .unwrap();
     cf.blocks[0].directives.clone()
 }

@@ -9,6 +9,9 @@
 //! negative answers included, unless `fallthrough` covers the name and the zone has nothing
 //! for it (NXDOMAIN, or an empty non-terminal as in CoreDNS).
 
+#[cfg(test)]
+#[allow(unsafe_code)]
+mod probe;
 mod rdata;
 mod reload;
 mod setup;

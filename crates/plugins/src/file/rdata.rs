@@ -90,10 +90,7 @@ pub(crate) fn parse(rtype: RType, toks: &[Tok], origin: &Name) -> Result<RData> 
             RData::Txt(raw.into())
         }
         RType::HINFO => {
-            let strings = toks
-                .iter()
-                .map(char_string)
-                .collect::<Result<Vec<_>>>()?;
+            let strings = toks.iter().map(char_string).collect::<Result<Vec<_>>>()?;
             r.pos = toks.len();
             let (cpu, os) = match strings.as_slice() {
                 [] => return Err((0, "missing CPU and OS".into())),

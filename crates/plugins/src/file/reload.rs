@@ -31,7 +31,11 @@ pub enum Reloaded {
 pub fn load(origin: &Name, path: &Path) -> Result<Zone, ZoneError> {
     // Without a serial to compare, `read` always builds a zone.
     read(origin, path, None)?.ok_or_else(|| {
-        ZoneError::new(path.display().to_string(), 0, "zone was not read".to_string())
+        ZoneError::new(
+            path.display().to_string(),
+            0,
+            "zone was not read".to_string(),
+        )
     })
 }
 

@@ -44,10 +44,7 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
         }
         if let Err(e) = std::fs::File::open(&path) {
             if interval.is_zero() {
-                return Err(file_tok.error(format!(
-                    "plugin/file: open {}: {e}",
-                    path.display()
-                )));
+                return Err(file_tok.error(format!("plugin/file: open {}: {e}", path.display())));
             }
             cairn_core::warning!(
                 "file",
@@ -91,8 +88,8 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || format!("time: invalid duration \"{text}\"");
     let rest = text.strip_prefix('+').unwrap_or(text);
-    if rest.starts_with('-') {
-        if rest[1..].bytes().all(|b| b == b'0' || b == b'.') && rest.len() > 1 {
+    if let Some(negative) = rest.strip_prefix('-') {
+        if !negative.is_empty() && negative.bytes().all(|b| b == b'0' || b == b'.') {
             return Ok(Duration::ZERO);
         }
         return Err(format!("negative duration \"{text}\" is not allowed"));
@@ -130,7 +127,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "" => return Err(format!("time: missing unit in duration \"{text}\"")),
-            _ => return Err(format!("time: unknown unit \"{unit}\" in duration \"{text}\"")),
+            _ => {
+                return Err(format!(
+                    "time: unknown unit \"{unit}\" in duration \"{text}\""
+                ))
+            }
         };
         total += value * scale;
     }
@@ -146,11 +147,12 @@ pub(crate) fn go_duration(d: Duration) -> String {
         return "0s".into();
     }
     if d < Duration::from_secs(1) {
-        let ns = d.as_nanos();
-        return if ns % 1_000_000 == 0 {
-            format!("{}ms", ns / 1_000_000)
-        } else if ns % 1_000 == 0 {
-            format!("{}µs", ns / 1_000)
+        let ns = d.subsec_nanos();
+        let (ms, us) = (ns / 1_000_000, ns / 1_000);
+        return if ms * 1_000_000 == ns {
+            format!("{ms}ms")
+        } else if us * 1_000 == ns {
+            format!("{us}µs")
         } else {
             format!("{ns}ns")
         };

@@ -189,7 +189,10 @@ impl Zone {
                 format!("no SOA record for origin {origin}"),
             ));
         };
-        by_name.entry(soa.name.clone()).or_default().insert(0, soa.clone());
+        by_name
+            .entry(soa.name.clone())
+            .or_default()
+            .insert(0, soa.clone());
         // Empty non-terminals: every name between an owner and the apex, and the apex.
         let owners: Vec<Name> = by_name.keys().cloned().collect();
         by_name.entry(origin.clone()).or_default();
@@ -408,7 +411,7 @@ impl Zone {
         if wild.is_empty() {
             return Outcome::NoData;
         }
-        self.from_node(wild, qname, qtype, depth, answer)
+        self.answer_from(wild, qname, qtype, depth, answer)
     }
 
     /// Walks from the apex down the query name, stopping at DNAMEs and zone cuts.
@@ -487,7 +490,7 @@ impl Zone {
         if node.is_empty() {
             return Outcome::EmptyNonTerminal;
         }
-        let outcome = self.from_node(node, qname, qtype, depth, answer);
+        let outcome = self.answer_from(node, qname, qtype, depth, answer);
         if outcome == Outcome::Answer && qtype == RType::NS && node.name == self.origin {
             return Outcome::ApexNs;
         }
@@ -496,7 +499,7 @@ impl Zone {
 
     /// Answers from `node` (the query name itself, or the wildcard that stands for it), with
     /// owners spelled as `owner`.
-    fn from_node(
+    fn answer_from(
         &self,
         node: &Node,
         owner: &Name,
@@ -598,7 +601,12 @@ impl Zone {
     }
 
     /// The highest zone cut on the way from the apex to `tl` (CoreDNS's findDelegation).
-    fn find_cut<'z>(&'z self, tl: &[u8], qtype: RType, exact: Option<&'z Node>) -> Option<&'z Node> {
+    fn find_cut<'z>(
+        &'z self,
+        tl: &[u8],
+        qtype: RType,
+        exact: Option<&'z Node>,
+    ) -> Option<&'z Node> {
         let origin_len = self.origin.wire().len();
         // Collect the ancestors below the apex, then test them from the top.
         let mut ancestors: [&[u8]; 128] = [&[]; 128];
@@ -685,9 +693,8 @@ impl Zone {
                 continue;
             }
             let seen = answer[..i].iter().any(|p| match (&p.data, p.rtype) {
-                (RData::Mx { exchange: t, .. }, RType::MX) | (RData::Srv { target: t, .. }, RType::SRV) => {
-                    t.eq_ignore_case(target)
-                }
+                (RData::Mx { exchange: t, .. }, RType::MX)
+                | (RData::Srv { target: t, .. }, RType::SRV) => t.eq_ignore_case(target),
                 _ => false,
             });
             if seen {

@@ -306,10 +306,7 @@ impl ZoneParser {
                 self.directive(&entry).map_err(|(l, m)| err(l, m))?;
                 continue;
             }
-            return self
-                .record(&entry)
-                .map(Some)
-                .map_err(|(l, m)| err(l, m));
+            return self.record(&entry).map(Some).map_err(|(l, m)| err(l, m));
         }
     }
 
@@ -341,13 +338,17 @@ impl ZoneParser {
                 let [_, arg] = toks.as_slice() else {
                     return Err((line, "$TTL takes exactly one value".into()));
                 };
-                let ttl = parse_ttl(arg).ok_or((line, format!("bad $TTL value '{}'", arg.show())))?;
+                let ttl =
+                    parse_ttl(arg).ok_or((line, format!("bad $TTL value '{}'", arg.show())))?;
                 frame.default_ttl = Some((ttl, true));
                 Ok(())
             }
             "$INCLUDE" => {
                 if !(2..=3).contains(&toks.len()) {
-                    return Err((line, "$INCLUDE takes a file name and an optional origin".into()));
+                    return Err((
+                        line,
+                        "$INCLUDE takes a file name and an optional origin".into(),
+                    ));
                 }
                 if !self.allow_include {
                     return Err((line, "$INCLUDE is not allowed here".into()));
@@ -403,7 +404,9 @@ impl ZoneParser {
                 .clone()
                 .ok_or((entry.line, "no previous owner name".to_string()))?
         } else {
-            let (first, rest) = toks.split_first().ok_or((entry.line, "empty entry".to_string()))?;
+            let (first, rest) = toks
+                .split_first()
+                .ok_or((entry.line, "empty entry".to_string()))?;
             toks = rest;
             parse_name(first, &frame.origin)?
         };
@@ -418,7 +421,10 @@ impl ZoneParser {
             toks = rest;
             let text = t.as_str().unwrap_or("");
             if t.quoted {
-                return Err((t.line, format!("expected a record type, got \"{}\"", t.show())));
+                return Err((
+                    t.line,
+                    format!("expected a record type, got \"{}\"", t.show()),
+                ));
             }
             if ttl.is_none() && text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
                 ttl = Some(parse_ttl(t).ok_or((t.line, format!("bad TTL '{}'", t.show())))?);
@@ -447,7 +453,10 @@ impl ZoneParser {
 
         let ttl = match ttl {
             Some(t) => {
-                if !frame.default_ttl.is_some_and(|(_, by_directive)| by_directive) {
+                if !frame
+                    .default_ttl
+                    .is_some_and(|(_, by_directive)| by_directive)
+                {
                     frame.default_ttl = Some((t, false));
                 }
                 t

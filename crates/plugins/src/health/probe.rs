@@ -105,10 +105,8 @@ async fn exchange(target: &str) -> Result<(), ProbeError> {
 /// Probes `target` once a second until shutdown.
 pub async fn run(target: String, metrics: ProbeMetrics, mut shutdown: Shutdown) {
     let url = format!("http://{target}/health");
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + PROBE_INTERVAL,
-        PROBE_INTERVAL,
-    );
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROBE_INTERVAL, PROBE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

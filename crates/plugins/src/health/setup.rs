@@ -18,7 +18,9 @@ pub struct HealthConfig {
 }
 
 /// Parses one `health` directive line.
-pub fn parse(d: &cairn_corefile::Directive) -> Result<(HealthConfig, cairn_corefile::Token), SetupError> {
+pub fn parse(
+    d: &cairn_corefile::Directive,
+) -> Result<(HealthConfig, cairn_corefile::Token), SetupError> {
     let (addr, at) = address_arg("health", &d.name, &d.args, DEFAULT_ADDR)?;
     let mut lameduck = Duration::ZERO;
     for opt in &d.block {

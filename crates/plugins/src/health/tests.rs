@@ -14,11 +14,14 @@ use super::endpoint::{split_host_port, AddressError};
 use super::probe;
 use crate::registry::spec;
 
+/// The query handlers each block got.
+pub(crate) type Chains = Vec<Vec<Arc<dyn Plugin>>>;
+
 /// Sets up `plugin` in every block of `corefile` into one instance, as the server does.
 pub(crate) fn setup_blocks(
     plugin: &str,
     corefile: &str,
-) -> Result<(InstanceParts, Vec<Vec<Arc<dyn Plugin>>>), cairn_core::SetupError> {
+) -> Result<(InstanceParts, Chains), cairn_core::SetupError> {
     let names = [plugin];
     let opts = cairn_corefile::ParseOptions::new(&names);
     let parsed = cairn_corefile::parse("Corefile", corefile, &opts)?;
@@ -89,11 +92,7 @@ fn addresses_and_services() {
         (". {\n health [::1]:8091\n}", vec!["[::1]:8091"], 1),
         // Port 0: the real port is unknown here, so no self-probe.
         (". {\n health 127.0.0.1:0\n}", vec!["127.0.0.1:0"], 0),
-        (
-            ". {\n health :8080\n health :8080\n}",
-            vec![":8080"],
-            1,
-        ),
+        (". {\n health :8080\n health :8080\n}", vec![":8080"], 1),
         (
             ". {\n health :8080\n health :8081\n}",
             vec![":8080", ":8081"],
@@ -119,7 +118,10 @@ fn same_address_in_two_blocks_is_served_once() {
     .unwrap();
     assert_eq!(
         routes(&parts),
-        vec![(":8080".to_string(), "/health"), (":8082".to_string(), "/health")]
+        vec![
+            (":8080".to_string(), "/health"),
+            (":8082".to_string(), "/health")
+        ]
     );
     assert_eq!(parts.services.len(), 2);
     // A new instance registers again.
@@ -186,7 +188,11 @@ fn setup_errors_name_file_and_line() {
             4,
             "time: missing unit in duration \"5\"",
         ),
-        (". {\n health {\n  other 1\n }\n}", 3, "unknown property 'other'"),
+        (
+            ". {\n health {\n  other 1\n }\n}",
+            3,
+            "unknown property 'other'",
+        ),
     ] {
         let err = setup(spec("health"), corefile, None).err().unwrap();
         assert_eq!(err.line, line, "{corefile}: {err}");
@@ -207,15 +213,24 @@ fn host_port_split_like_go() {
         ("127.0.0.1:0", Ok(("127.0.0.1", 0))),
         ("[::1]:8181", Ok(("::1", 8181))),
         ("[::]:53", Ok(("::", 53))),
-        ("localhost", Err(AddressError::MissingPort("localhost".into()))),
+        (
+            "localhost",
+            Err(AddressError::MissingPort("localhost".into())),
+        ),
         ("[::1]", Err(AddressError::MissingPort("[::1]".into()))),
         ("a:b:1", Err(AddressError::TooManyColons("a:b:1".into()))),
         (
             "[nope]:1",
             Err(AddressError::BadIpv6("[nope]:1".into(), "nope".into())),
         ),
-        ("host:", Err(AddressError::BadPort("host:".into(), "".into()))),
-        ("host:+1", Err(AddressError::BadPort("host:+1".into(), "+1".into()))),
+        (
+            "host:",
+            Err(AddressError::BadPort("host:".into(), "".into())),
+        ),
+        (
+            "host:+1",
+            Err(AddressError::BadPort("host:+1".into(), "+1".into())),
+        ),
     ] {
         assert_eq!(split_host_port(addr), want, "{addr}");
     }
@@ -242,9 +257,18 @@ fn go_durations_parse() {
     ok("1.s", 1000, false);
     ok("-2s", 2000, true);
     ok("+2s", 2000, false);
-    assert_eq!(duration::parse("1500us").unwrap().value, Duration::from_micros(1500));
-    assert_eq!(duration::parse("1µs").unwrap().value, Duration::from_micros(1));
-    assert_eq!(duration::parse("7ns").unwrap().value, Duration::from_nanos(7));
+    assert_eq!(
+        duration::parse("1500us").unwrap().value,
+        Duration::from_micros(1500)
+    );
+    assert_eq!(
+        duration::parse("1µs").unwrap().value,
+        Duration::from_micros(1)
+    );
+    assert_eq!(
+        duration::parse("7ns").unwrap().value,
+        Duration::from_nanos(7)
+    );
     assert_eq!(
         duration::parse("5"),
         Err(DurationError::MissingUnit("5".into()))

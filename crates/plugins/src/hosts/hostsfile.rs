@@ -30,11 +30,7 @@ impl HostsMap {
         fn sum<K, V>(m: &HashMap<K, Vec<V>>) -> usize {
             m.values().map(Vec::len).sum()
         }
-        sum(&self.name4)
-            + sum(&self.name6)
-            + sum(&self.wild4)
-            + sum(&self.wild6)
-            + sum(&self.addr)
+        sum(&self.name4) + sum(&self.name6) + sum(&self.wild4) + sum(&self.wild6) + sum(&self.addr)
     }
 }
 

@@ -51,7 +51,10 @@ impl Plugin for Hosts {
     fn serve<'a>(&'a self, mut req: Box<Request>, next: Next<'a>) -> Served<'a> {
         let qtype = req.qtype();
         let qname = req.qname_lower.wire();
-        let in_zone = self.zones.iter().any(|z| is_subdomain_wire(qname, z.wire()));
+        let in_zone = self
+            .zones
+            .iter()
+            .any(|z| is_subdomain_wire(qname, z.wire()));
         if !in_zone && qtype != RType::PTR {
             return next.run(req);
         }

@@ -78,8 +78,7 @@ impl Source {
             self.auto_reverse,
         );
         let entries = map.len() + self.inline.len();
-        self.table
-            .store(Arc::new(Table::build(&map, &self.inline)));
+        self.table.store(Arc::new(Table::build(&map, &self.inline)));
         self.stamp = Some(stamp);
         #[allow(clippy::cast_precision_loss)]
         self.metrics.entries.set(entries as f64);

@@ -33,7 +33,11 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     }
     let d = ctx.first();
     let (path, label, zone_args) = match d.args.split_first() {
-        None => (PathBuf::from(DEFAULT_PATH), DEFAULT_PATH.to_string(), &[][..]),
+        None => (
+            PathBuf::from(DEFAULT_PATH),
+            DEFAULT_PATH.to_string(),
+            &[][..],
+        ),
         Some((file, rest)) => {
             let path = ctx.resolve_path(&file.text);
             // The metric label is the path as CoreDNS holds it: joined with `root` if set,

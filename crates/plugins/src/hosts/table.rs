@@ -9,7 +9,6 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-
 use cairn_core::wire::name::parent_wire;
 use cairn_core::wire::{Name, NameBuf};
 
@@ -103,7 +102,11 @@ impl Table {
         let names: HashSet<&Name> = [&file.name4, &inline.name4]
             .into_iter()
             .flat_map(HashMap::keys)
-            .chain([&file.name6, &inline.name6].into_iter().flat_map(HashMap::keys))
+            .chain(
+                [&file.name6, &inline.name6]
+                    .into_iter()
+                    .flat_map(HashMap::keys),
+            )
             .collect();
         let mut exact = HashMap::with_capacity(names.len());
         for name in names {
@@ -123,7 +126,11 @@ impl Table {
         let owners: HashSet<&Name> = [&file.wild4, &inline.wild4]
             .into_iter()
             .flat_map(HashMap::keys)
-            .chain([&file.wild6, &inline.wild6].into_iter().flat_map(HashMap::keys))
+            .chain(
+                [&file.wild6, &inline.wild6]
+                    .into_iter()
+                    .flat_map(HashMap::keys),
+            )
             .collect();
         let wild = owners
             .into_iter()

@@ -108,8 +108,20 @@ fn answers_from_file_and_inline() {
                     rr("Example.ORG. 3600 IN A 10.0.0.4"),
                 ],
             ),
-            ("example.com.", RType::A, ok, true, vec![rr("example.com. 3600 IN A 10.0.0.2")]),
-            ("localhost.", RType::AAAA, ok, true, vec![rr("localhost. 3600 IN AAAA ::1")]),
+            (
+                "example.com.",
+                RType::A,
+                ok,
+                true,
+                vec![rr("example.com. 3600 IN A 10.0.0.2")],
+            ),
+            (
+                "localhost.",
+                RType::AAAA,
+                ok,
+                true,
+                vec![rr("localhost. 3600 IN AAAA ::1")],
+            ),
             (
                 "localhost.domain.",
                 RType::A,
@@ -143,10 +155,34 @@ fn answers_from_file_and_inline() {
             ("example.org.", RType::MX, ok, true, vec![]),
             ("v6.example.org.", RType::A, ok, true, vec![]),
             // Unknown names: SERVFAIL (CoreDNS quirk 14), without AA.
-            ("missing.example.org.", RType::A, Rcode::SERVFAIL, false, vec![]),
-            ("bogus.example.org.", RType::A, Rcode::SERVFAIL, false, vec![]),
-            ("odin.example.org.", RType::A, Rcode::SERVFAIL, false, vec![]),
-            ("missing.example.org.", RType::TXT, Rcode::SERVFAIL, false, vec![]),
+            (
+                "missing.example.org.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
+            (
+                "bogus.example.org.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
+            (
+                "odin.example.org.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
+            (
+                "missing.example.org.",
+                RType::TXT,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
             // Wildcards: one label below the owner, never the owner itself.
             (
                 "web.apps.example.com.",
@@ -156,8 +192,20 @@ fn answers_from_file_and_inline() {
                 vec![rr("web.apps.example.com. 3600 IN A 5.6.7.8")],
             ),
             ("web.apps.example.com.", RType::AAAA, ok, true, vec![]),
-            ("apps.example.com.", RType::A, Rcode::SERVFAIL, false, vec![]),
-            ("a.web.apps.example.com.", RType::A, Rcode::SERVFAIL, false, vec![]),
+            (
+                "apps.example.com.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
+            (
+                "a.web.apps.example.com.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
             (
                 "aa.example.com.",
                 RType::A,
@@ -210,8 +258,20 @@ fn answers_from_file_and_inline() {
     check(
         &chain,
         vec![
-            ("99.0.0.10.in-addr.arpa.", RType::PTR, Rcode::REFUSED, false, vec![]),
-            ("8.7.6.5.in-addr.arpa.", RType::PTR, Rcode::REFUSED, false, vec![]),
+            (
+                "99.0.0.10.in-addr.arpa.",
+                RType::PTR,
+                Rcode::REFUSED,
+                false,
+                vec![],
+            ),
+            (
+                "8.7.6.5.in-addr.arpa.",
+                RType::PTR,
+                Rcode::REFUSED,
+                false,
+                vec![],
+            ),
             ("example.org.", RType::PTR, Rcode::REFUSED, false, vec![]),
         ],
     );
@@ -231,7 +291,13 @@ fn zones_limit_names_but_not_ptr() {
                 true,
                 vec![rr("example.org. 3600 IN A 10.0.0.1")],
             ),
-            ("missing.example.org.", RType::A, Rcode::SERVFAIL, false, vec![]),
+            (
+                "missing.example.org.",
+                RType::A,
+                Rcode::SERVFAIL,
+                false,
+                vec![],
+            ),
             // Out of zone: passed on.
             ("example.com.", RType::A, Rcode::REFUSED, false, vec![]),
             ("localhost.", RType::AAAA, Rcode::REFUSED, false, vec![]),
@@ -244,7 +310,13 @@ fn zones_limit_names_but_not_ptr() {
                 vec![rr("1.0.0.10.in-addr.arpa. 3600 IN PTR example.org.")],
             ),
             // ...but names outside the zones were dropped from the data, PTRs included.
-            ("2.0.0.10.in-addr.arpa.", RType::PTR, Rcode::REFUSED, false, vec![]),
+            (
+                "2.0.0.10.in-addr.arpa.",
+                RType::PTR,
+                Rcode::REFUSED,
+                false,
+                vec![],
+            ),
         ],
     );
     assert_eq!(next.calls(), 3);
@@ -253,10 +325,7 @@ fn zones_limit_names_but_not_ptr() {
 #[test]
 fn fallthrough_scopes() {
     let (all, _) = hosts_chain("fall-all", " hosts hosts {\n  fallthrough\n }");
-    let (net, _) = hosts_chain(
-        "fall-net",
-        " hosts hosts {\n  fallthrough example.net\n }",
-    );
+    let (net, _) = hosts_chain("fall-net", " hosts hosts {\n  fallthrough example.net\n }");
     let (unsupported, _) = hosts_chain(
         "fall-unsupported",
         " hosts hosts {\n  fallthrough\n  fallthrough_unsupported\n }",
@@ -277,9 +346,19 @@ fn fallthrough_scopes() {
         (&unsupported, "example.org.", RType::TXT, go_on.clone()),
         (&unsupported, "example.org.", RType::HTTPS, go_on.clone()),
         (&unsupported, "example.org.", RType::AAAA, nodata.clone()),
-        (&unsupported, "missing.example.org.", RType::TXT, go_on.clone()),
+        (
+            &unsupported,
+            "missing.example.org.",
+            RType::TXT,
+            go_on.clone(),
+        ),
         (&unsupported_net, "example.org.", RType::TXT, nodata.clone()),
-        (&unsupported_net, "missing.example.org.", RType::TXT, servfail.clone()),
+        (
+            &unsupported_net,
+            "missing.example.org.",
+            RType::TXT,
+            servfail.clone(),
+        ),
     ] {
         assert_eq!(ask(chain, name, qtype), want, "{name} {qtype}");
     }
@@ -298,7 +377,13 @@ fn options_ttl_and_no_reverse() {
                 true,
                 vec![rr("example.org. 300 IN A 10.0.0.1")],
             ),
-            ("1.0.0.10.in-addr.arpa.", RType::PTR, Rcode::REFUSED, false, vec![]),
+            (
+                "1.0.0.10.in-addr.arpa.",
+                RType::PTR,
+                Rcode::REFUSED,
+                false,
+                vec![],
+            ),
         ],
     );
     let (chain, _) = hosts_chain("ttl", " hosts hosts {\n  ttl 60\n }");
@@ -342,7 +427,13 @@ fn inline_only_when_the_file_is_missing() {
                 vec![rr("1.1.1.10.in-addr.arpa. 3600 IN PTR a.example.org.")],
             ),
             // Not under the block's zone: dropped, and its PTR too.
-            ("2.1.1.10.in-addr.arpa.", RType::PTR, Rcode::REFUSED, false, vec![]),
+            (
+                "2.1.1.10.in-addr.arpa.",
+                RType::PTR,
+                Rcode::REFUSED,
+                false,
+                vec![],
+            ),
         ],
     );
 }
@@ -360,10 +451,19 @@ fn hosts_format_parsing() {
     let n = |s: &str| Name::parse(s, None).unwrap();
     assert_eq!(
         map.name4[&n("odin.")],
-        ["127.0.0.2".parse::<std::net::Ipv4Addr>().unwrap(), "127.0.0.3".parse().unwrap()]
+        [
+            "127.0.0.2".parse::<std::net::Ipv4Addr>().unwrap(),
+            "127.0.0.3".parse().unwrap()
+        ]
     );
-    assert_eq!(map.name6[&n("odin.")], ["::2".parse::<std::net::Ipv6Addr>().unwrap()]);
-    assert_eq!(map.name6[&n("localhost.")], ["fe80::1".parse::<std::net::Ipv6Addr>().unwrap()]);
+    assert_eq!(
+        map.name6[&n("odin.")],
+        ["::2".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
+    assert_eq!(
+        map.name6[&n("localhost.")],
+        ["fe80::1".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
     assert!(!map.name4.contains_key(&n("loki.")));
     assert!(!map.name4.contains_key(&n("leading-zero.")));
     assert_eq!(
@@ -392,7 +492,13 @@ fn refresh_follows_the_file_and_sets_metrics() {
     std::fs::write(&path, "10.0.0.1 a b\n").unwrap();
     let root = vec![Name::root()];
     let inline = hostsfile::parse("10.0.0.2 c", &root, true);
-    let mut source = Source::new(path.clone(), root.clone(), true, inline, Metrics::new(&label));
+    let mut source = Source::new(
+        path.clone(),
+        root.clone(),
+        true,
+        inline,
+        Metrics::new(&label),
+    );
     let table = source.table.clone();
     let v4 = |name: &str| -> Vec<String> {
         let n = Name::parse(name, None).unwrap();
@@ -459,8 +565,11 @@ fn reload_service_swaps_the_table() {
             ask(&chain, "example.org.", RType::A).2,
             [rr("example.org. 3600 IN A 10.0.0.1")]
         );
-        std::fs::write(dir.join("hosts"), "10.0.0.2 example.org\n10.0.0.3 new.example.org\n")
-            .unwrap();
+        std::fs::write(
+            dir.join("hosts"),
+            "10.0.0.2 example.org\n10.0.0.3 new.example.org\n",
+        )
+        .unwrap();
         let mut waited = Duration::ZERO;
         while ask(&chain, "example.org.", RType::A).2 != [rr("example.org. 3600 IN A 10.0.0.2")] {
             assert!(waited < Duration::from_secs(10), "reload never happened");
@@ -472,7 +581,12 @@ fn reload_service_swaps_the_table() {
         task.await.unwrap();
     });
     // `reload 0` registers no service.
-    let s = setup(spec("hosts"), ". {\n hosts hosts {\n  reload 0\n }\n}", Some(dir.clone())).unwrap();
+    let s = setup(
+        spec("hosts"),
+        ". {\n hosts hosts {\n  reload 0\n }\n}",
+        Some(dir.clone()),
+    )
+    .unwrap();
     assert!(s.parts.services.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -491,7 +605,12 @@ fn setup_reads_zones_and_options() {
     assert_eq!(zones, ["example.net.", "10.in-addr.arpa."]);
     assert!(h.fall.is_enabled());
     assert_eq!(h.ttl, 3600);
-    let s = setup(spec("hosts"), "example.org {\n hosts /nonexistent/hosts\n}", None).unwrap();
+    let s = setup(
+        spec("hosts"),
+        "example.org {\n hosts /nonexistent/hosts\n}",
+        None,
+    )
+    .unwrap();
     let h = s.plugins[0].as_any().downcast_ref::<Hosts>().unwrap();
     assert_eq!(h.zones, [Name::parse("example.org.", None).unwrap()]);
     assert!(!h.fall.is_enabled());
@@ -502,7 +621,11 @@ fn setup_reads_zones_and_options() {
 fn setup_errors() {
     for (body, line, msg) in [
         (" hosts f {\n  ttl\n }", 3, "ttl needs a time in second"),
-        (" hosts f {\n  ttl abc\n }", 3, "ttl needs a number of second"),
+        (
+            " hosts f {\n  ttl abc\n }",
+            3,
+            "ttl needs a number of second",
+        ),
         (" hosts f {\n  ttl 0\n }", 3, "ttl provided is invalid"),
         (" hosts f {\n  ttl 65536\n }", 3, "ttl provided is invalid"),
         (
@@ -510,7 +633,11 @@ fn setup_errors() {
             3,
             "reload needs a duration (zero seconds to disable)",
         ),
-        (" hosts f {\n  reload 5\n }", 3, "invalid duration for reload '5'"),
+        (
+            " hosts f {\n  reload 5\n }",
+            3,
+            "invalid duration for reload '5'",
+        ),
         (
             " hosts f {\n  reload -5s\n }",
             3,
@@ -567,5 +694,7 @@ fn table_merges_sources_like_coredns() {
     assert_eq!(v4("v6only.example.com."), ["10.0.0.1", "10.0.0.3"]);
     assert_eq!(v4("*.example.com."), ["10.0.0.1", "10.0.0.3"]);
     assert!(v4("example.com.").is_empty());
-    assert!(t.ptr(Name::parse("1.0.0.10.in-addr.arpa.", None).unwrap().wire()).is_none());
+    assert!(t
+        .ptr(Name::parse("1.0.0.10.in-addr.arpa.", None).unwrap().wire())
+        .is_none());
 }

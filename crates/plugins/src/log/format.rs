@@ -111,20 +111,16 @@ impl Format {
                 continue;
             };
             let placeholder = &s[i..=j];
-            let part = if let Some(label) = Label::from_placeholder(placeholder) {
-                Some(Part::Label(label))
-            } else if let Some(name) = placeholder
-                .strip_prefix("{/")
-                .and_then(|p| p.strip_suffix('}'))
-            {
-                Some(Part::Meta(match name {
-                    "log/class" => Meta::LogClass,
-                    "log/type" => Meta::LogType,
-                    other => Meta::Other(other.to_string()),
-                }))
-            } else {
-                None
-            };
+            let part = Label::from_placeholder(placeholder)
+                .map(Part::Label)
+                .or_else(|| {
+                    let name = placeholder.strip_prefix("{/")?.strip_suffix('}')?;
+                    Some(Part::Meta(match name {
+                        "log/class" => Meta::LogClass,
+                        "log/type" => Meta::LogType,
+                        other => Meta::Other(other.to_string()),
+                    }))
+                });
             match part {
                 Some(p) => {
                     push_literal(&mut parts, &s[..i]);
@@ -181,7 +177,7 @@ impl fmt::Display for Line<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let req = self.req;
         let o = self.outcome;
-        for part in &self.format.parts {
+        for part in self.format.parts() {
             match part {
                 Part::Literal(t) => f.write_str(t)?,
                 Part::Meta(m) => match (m, self.metadata) {

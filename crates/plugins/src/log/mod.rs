@@ -22,11 +22,10 @@ use std::fmt;
 use std::time::Instant;
 
 use cairn_core::log::Level;
-use cairn_core::wire::{Flags, Message, RData, Record};
+use cairn_core::wire::{Flags, Message, Name, RData, Rcode, Record};
 use cairn_core::{Next, Plugin, Request, ServeResult, Served};
-use cairn_core::wire::{Name, Rcode};
 
-use classify::{by_rcode, typify, Classes};
+use classify::{by_rcode, typify, Classes, ReplyType};
 use format::{Format, Line, Outcome};
 
 /// One rule: which names, which classes of replies, in what format.
@@ -64,7 +63,7 @@ impl Log {
         start: Instant,
     ) -> Option<Outcome> {
         let (rcode, flags, rsize, reply_type) = match result {
-            Ok(m) if m.rcode == Rcode::DROP => (None, None, 0, classify::ReplyType::OtherError),
+            Ok(m) if m.rcode == Rcode::DROP => (None, None, 0, ReplyType::OtherError),
             Ok(m) => (
                 Some(m.rcode),
                 Some(m.flags),

@@ -186,8 +186,14 @@ fn custom_formats() {
     for (format, want) in [
         ("{type} {class}", "A IN"),
         ("{remote}:{port} {local}", "10.240.0.1:40212 127.0.0.1"),
-        ("{proto} Request: {name} {type} {>id}", "udp Request: example.org. A 48879"),
-        ("{>do} {>bufsize} {>opcode} {rcode} {rsize}", "false 1232 0 NXDOMAIN 107"),
+        (
+            "{proto} Request: {name} {type} {>id}",
+            "udp Request: example.org. A 48879",
+        ),
+        (
+            "{>do} {>bufsize} {>opcode} {rcode} {rsize}",
+            "false 1232 0 NXDOMAIN 107",
+        ),
         ("A } {type}", "A } A"),
         ("{ {type} }", "{ A }"),
         ("{when} {host}", "{when} {host}"),
@@ -195,11 +201,17 @@ fn custom_formats() {
         ("{common} {/forward/upstream}", ""),
     ] {
         let body = format!(" log . \"{format}\"");
-        let lines = logged(&chain(&body, Kind::NxDomain), query("example.org.", RType::A));
+        let lines = logged(
+            &chain(&body, Kind::NxDomain),
+            query("example.org.", RType::A),
+        );
         assert_eq!(lines.len(), 1, "{format}");
         if want.is_empty() {
             let head = lines[0].strip_suffix(" -").unwrap();
-            assert!(without_duration(head).ends_with("NXDOMAIN qr,aa,rd 107"), "{head}");
+            assert!(
+                without_duration(head).ends_with("NXDOMAIN qr,aa,rd 107"),
+                "{head}"
+            );
         } else {
             assert_eq!(lines[0], want, "{format}");
         }
@@ -208,10 +220,8 @@ fn custom_formats() {
 
 #[test]
 fn log_metadata_needs_the_metadata_plugin() {
-    let rules = super::setup::parse(&directives(
-        " log . \"{/log/class} {/log/type} {/other}\"",
-    ))
-    .unwrap();
+    let rules =
+        super::setup::parse(&directives(" log . \"{/log/class} {/log/type} {/other}\"")).unwrap();
     for (kind, want) in [
         (Kind::Answer, "success NOERROR -"),
         (Kind::NxDomain, "denial NXDOMAIN -"),
@@ -264,7 +274,11 @@ fn class_filters() {
             let body = format!(" log {{\n  {classes}\n }}");
             let lines = logged(&chain(&body, kind), query("example.org.", RType::A));
             let want = logged_kinds.contains(&kind);
-            assert_eq!(lines.len(), usize::from(want), "{classes} {kind:?}: {lines:?}");
+            assert_eq!(
+                lines.len(),
+                usize::from(want),
+                "{classes} {kind:?}: {lines:?}"
+            );
         }
     }
 }
@@ -324,7 +338,11 @@ fn parses_formats_like_coredns() {
 #[test]
 fn setup_errors() {
     for (body, line, msg) in [
-        (" log {\n  class abracadabra\n }", 3, "invalid Class: abracadabra"),
+        (
+            " log {\n  class abracadabra\n }",
+            3,
+            "invalid Class: abracadabra",
+        ),
         (
             " log {\n  class\n }",
             3,
@@ -342,7 +360,10 @@ fn setup_errors() {
     ))
     .unwrap();
     assert_eq!(rules.len(), 3);
-    assert_eq!(rules[1].scope, Some(Name::parse("example.net.", None).unwrap()));
+    assert_eq!(
+        rules[1].scope,
+        Some(Name::parse("example.net.", None).unwrap())
+    );
     assert_eq!(rules[1].format, Format::parse("{when}"));
     assert_eq!(rules[2].scope, Some(Name::root()));
     assert_eq!(rules[2].format, Format::parse(COMMON));
@@ -352,7 +373,11 @@ fn setup_errors() {
 fn directives(body: &str) -> Vec<cairn_corefile::Directive> {
     let text = format!("example.org {{\n{body}\n}}");
     let names = ["log"];
-    let cf = cairn_corefile::parse("Corefile", &text, &cairn_corefile::ParseOptions::new(&names))
-        .unwrap();
+    let cf = cairn_corefile::parse(
+        "Corefile",
+        &text,
+        &cairn_corefile::ParseOptions::new(&names),
+    )
+    .unwrap();
     cf.blocks[0].directives.clone()
 }

@@ -24,13 +24,11 @@ pub fn parse(d: &Directive) -> Result<(String, Token), SetupError> {
                 if opt.args.len() != 1 {
                     return Err(opt.arg_count_error());
                 }
-                return Err(opt.error(
-                    "plugin/prometheus: tls (metrics over HTTPS) is not supported yet",
-                ));
+                return Err(
+                    opt.error("plugin/prometheus: tls (metrics over HTTPS) is not supported yet")
+                );
             }
-            other => {
-                return Err(opt.error(format!("plugin/prometheus: unknown option: {other}")))
-            }
+            other => return Err(opt.error(format!("plugin/prometheus: unknown option: {other}"))),
         }
     }
     Ok((addr, at))
@@ -40,9 +38,9 @@ pub fn parse(d: &Directive) -> Result<(String, Token), SetupError> {
 /// endpoint (one per address).
 pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     if let Some(extra) = ctx.directives.get(1) {
-        return Err(extra.error(
-            "plugin/prometheus: this plugin can only be used once per Server Block",
-        ));
+        return Err(
+            extra.error("plugin/prometheus: this plugin can only be used once per Server Block")
+        );
     }
     let (addr, at) = parse(ctx.first())?;
     families::init_process_wide();

@@ -99,7 +99,10 @@ impl Plugin for Slow {
 #[test]
 fn one_query_gives_exactly_coredns_series() {
     let l = "dns://t-one:53";
-    let c = chain("example.org {\n prometheus\n}", vec![StubNext::new(Rcode::NOERROR)]);
+    let c = chain(
+        "example.org {\n prometheus\n}",
+        vec![StubNext::new(Rcode::NOERROR)],
+    );
     assert!(lines_of(l).is_empty(), "no series before any query");
     serve(&c, l, "www.example.org.", RType::A, V4, Proto::Udp);
     let got = lines_of(l);
@@ -119,7 +122,9 @@ fn one_query_gives_exactly_coredns_series() {
         assert!(has(&got, want), "missing {want}\nin:\n{}", got.join("\n"));
     }
     // Nothing else: no DO counter, no other type, proto, family or rcode.
-    assert!(!got.iter().any(|l| l.starts_with("coredns_dns_do_requests_total")));
+    assert!(!got
+        .iter()
+        .any(|l| l.starts_with("coredns_dns_do_requests_total")));
     assert_eq!(
         got.iter()
             .filter(|l| l.starts_with("coredns_dns_requests_total"))
@@ -173,11 +178,16 @@ fn zone_label_is_the_longest_block_zone_or_root() {
 #[test]
 fn root_block_labels_everything_root() {
     let l = "dns://t-root:53";
-    let c = chain(".:53 {\n prometheus\n}", vec![StubNext::new(Rcode::NOERROR)]);
+    let c = chain(
+        ".:53 {\n prometheus\n}",
+        vec![StubNext::new(Rcode::NOERROR)],
+    );
     serve(&c, l, "www.example.org.", RType::MX, V4, Proto::Udp);
     assert_lines(
         l,
-        &[r#"coredns_dns_requests_total{server="dns://t-root:53",zone=".",view="",proto="udp",family="1",type="MX"} 1"#],
+        &[
+            r#"coredns_dns_requests_total{server="dns://t-root:53",zone=".",view="",proto="udp",family="1",type="MX"} 1"#,
+        ],
     );
 }
 
@@ -196,7 +206,9 @@ fn plugin_label_is_the_first_plugin_after_prometheus() {
     serve(&c, l, "www.example.org.", RType::A, V4, Proto::Udp);
     assert_lines(
         l,
-        &[r#"coredns_dns_responses_total{server="dns://t-plugin:53",zone="example.org.",view="",rcode="REFUSED",plugin="errors"} 1"#],
+        &[
+            r#"coredns_dns_responses_total{server="dns://t-plugin:53",zone="example.org.",view="",rcode="REFUSED",plugin="errors"} 1"#,
+        ],
     );
 }
 
@@ -220,7 +232,10 @@ fn an_error_counts_as_servfail_without_plugin_or_size() {
 #[test]
 fn a_dropped_query_counts_as_noerror_without_plugin_or_size() {
     let l = "dns://t-drop:53";
-    let c = chain("example.org {\n prometheus\n}", vec![StubNext::new(Rcode::DROP)]);
+    let c = chain(
+        "example.org {\n prometheus\n}",
+        vec![StubNext::new(Rcode::DROP)],
+    );
     serve(&c, l, "www.example.org.", RType::A, V4, Proto::Udp);
     assert_lines(
         l,
@@ -234,9 +249,19 @@ fn a_dropped_query_counts_as_noerror_without_plugin_or_size() {
 #[test]
 fn transport_family_type_and_do_labels() {
     let l = "dns://t-labels:53";
-    let c = chain("example.org {\n prometheus\n}", vec![StubNext::new(Rcode::NOERROR)]);
+    let c = chain(
+        "example.org {\n prometheus\n}",
+        vec![StubNext::new(Rcode::NOERROR)],
+    );
     serve(&c, l, "www.example.org.", RType(65280), V6, Proto::Tcp);
-    serve(&c, l, "www.example.org.", RType::SVCB, "[::ffff:10.0.0.1]:5353", Proto::Udp);
+    serve(
+        &c,
+        l,
+        "www.example.org.",
+        RType::SVCB,
+        "[::ffff:10.0.0.1]:5353",
+        Proto::Udp,
+    );
     let mut req = query_from(
         "www.example.org.",
         RType::DNSKEY,
@@ -298,17 +323,24 @@ fn waiting_replies_are_recorded_too() {
 #[test]
 fn listeners_are_labelled_apart() {
     let (a, b) = ("dns://t-lis-a:53", "dns://[::1]:1053");
-    let c = chain("example.org {\n prometheus\n}", vec![StubNext::new(Rcode::NOERROR)]);
+    let c = chain(
+        "example.org {\n prometheus\n}",
+        vec![StubNext::new(Rcode::NOERROR)],
+    );
     serve(&c, a, "www.example.org.", RType::A, V4, Proto::Udp);
     serve(&c, b, "www.example.org.", RType::A, V4, Proto::Udp);
     serve(&c, b, "www.example.org.", RType::A, V4, Proto::Udp);
     assert_lines(
         a,
-        &[r#"coredns_dns_requests_total{server="dns://t-lis-a:53",zone="example.org.",view="",proto="udp",family="1",type="A"} 1"#],
+        &[
+            r#"coredns_dns_requests_total{server="dns://t-lis-a:53",zone="example.org.",view="",proto="udp",family="1",type="A"} 1"#,
+        ],
     );
     assert_lines(
         b,
-        &[r#"coredns_dns_requests_total{server="dns://[::1]:1053",zone="example.org.",view="",proto="udp",family="1",type="A"} 2"#],
+        &[
+            r#"coredns_dns_requests_total{server="dns://[::1]:1053",zone="example.org.",view="",proto="udp",family="1",type="A"} 2"#,
+        ],
     );
     // More listeners than table slots still count (through the slow path).
     for i in 0..super::series::SERVER_SLOTS + 2 {
@@ -402,10 +434,18 @@ fn addresses_and_options() {
     for (corefile, addr) in [
         (". {\n prometheus\n}", "localhost:9153"),
         (". {\n prometheus :9153\n}", ":9153"),
-        (". {\n prometheus 127.0.0.1:0 {\n  runtime_metrics\n }\n}", "127.0.0.1:0"),
+        (
+            ". {\n prometheus 127.0.0.1:0 {\n  runtime_metrics\n }\n}",
+            "127.0.0.1:0",
+        ),
     ] {
         let s = setup(spec("prometheus"), corefile, None).unwrap();
-        let got: Vec<_> = s.parts.http.iter().map(|r| (r.addr.as_str(), r.path)).collect();
+        let got: Vec<_> = s
+            .parts
+            .http
+            .iter()
+            .map(|r| (r.addr.as_str(), r.path))
+            .collect();
         assert_eq!(got, vec![(addr, "/metrics")], "{corefile}");
         assert_eq!(s.plugins.len(), 1);
         assert_eq!(s.plugins[0].name(), "prometheus");
@@ -419,7 +459,11 @@ fn one_metrics_route_per_address() {
         "a.org {\n prometheus :9153\n}\nb.org {\n prometheus :9153\n}\nc.org {\n prometheus :9253\n}",
     )
     .unwrap();
-    let got: Vec<_> = parts.http.iter().map(|r| (r.addr.as_str(), r.path)).collect();
+    let got: Vec<_> = parts
+        .http
+        .iter()
+        .map(|r| (r.addr.as_str(), r.path))
+        .collect();
     assert_eq!(got, vec![(":9153", "/metrics"), (":9253", "/metrics")]);
     assert!(chains.iter().all(|c| c.len() == 1), "every block counts");
 }
@@ -427,9 +471,17 @@ fn one_metrics_route_per_address() {
 #[test]
 fn setup_errors_name_file_and_line() {
     for (corefile, line, contains) in [
-        (". {\n prometheus localhost\n}", 2, "missing port in address"),
+        (
+            ". {\n prometheus localhost\n}",
+            2,
+            "missing port in address",
+        ),
         (". {\n prometheus a:1 b:2\n}", 2, "Wrong argument count"),
-        (". {\n prometheus {\n  tls\n }\n}", 3, "Wrong argument count"),
+        (
+            ". {\n prometheus {\n  tls\n }\n}",
+            3,
+            "Wrong argument count",
+        ),
         (
             ". {\n prometheus {\n  tls web.yml\n }\n}",
             3,
@@ -440,7 +492,11 @@ fn setup_errors_name_file_and_line() {
             3,
             "Wrong argument count",
         ),
-        (". {\n prometheus {\n  path /m\n }\n}", 3, "unknown option: path"),
+        (
+            ". {\n prometheus {\n  path /m\n }\n}",
+            3,
+            "unknown option: path",
+        ),
         (
             ". {\n prometheus\n prometheus :9253\n}",
             3,
@@ -492,7 +548,10 @@ Max address space         unlimited            unlimited            bytes     \n
     assert_eq!(parse_limit(limits, "Max processes"), None);
     let status = "Name:\tcairn\nVmPeak:\t  20000 kB\nVmRSS:\t    1536 kB\n";
     assert_eq!(parse_status_kb(status, "VmRSS:"), Some(1536.0 * 1024.0));
-    assert_eq!(parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"), Some(1_700_000_000));
+    assert_eq!(
+        parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"),
+        Some(1_700_000_000)
+    );
 
     let mut out = String::new();
     ProcessStats {

@@ -170,7 +170,11 @@ fn same_address_in_two_blocks_is_served_once() {
         "a.org {\n ready\n}\nb.org {\n ready\n}\nc.org {\n ready :8182\n}",
     )
     .unwrap();
-    let got: Vec<_> = parts.http.iter().map(|r| (r.addr.as_str(), r.path)).collect();
+    let got: Vec<_> = parts
+        .http
+        .iter()
+        .map(|r| (r.addr.as_str(), r.path))
+        .collect();
     assert_eq!(got, vec![(":8181", "/ready"), (":8182", "/ready")]);
 }
 
@@ -185,7 +189,11 @@ fn setup_errors_name_file_and_line() {
             "monitor type 'sometimes' not supported",
         ),
         (". {\n ready {\n  monitor\n }\n}", 3, "Wrong argument count"),
-        (". {\n ready {\n  other\n }\n}", 3, "unknown property 'other'"),
+        (
+            ". {\n ready {\n  other\n }\n}",
+            3,
+            "unknown property 'other'",
+        ),
         (
             ". {\n ready\n ready :8182\n}",
             3,
