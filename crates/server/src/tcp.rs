@@ -130,16 +130,17 @@ async fn connection(
             if (closed || reload) && pending.is_empty() {
                 break;
             }
-            let can_read = !closed && !reload && pending.len() < limits.max_in_flight;
+            // Read only while no complete message waits, so the buffer stays under one frame.
+            let can_read = !closed
+                && !reload
+                && pending.len() < limits.max_in_flight
+                && complete_frame(&inbuf).is_none();
             tokio::select! {
                 r = rd.read_buf(&mut inbuf), if can_read => {
                     match r {
                         Ok(0) => closed = true,
                         Ok(_) => deadline = tokio::time::Instant::now() + limits.idle_timeout,
                         Err(e) => return Err(e),
-                    }
-                    if inbuf.len() > 2 + 65535 {
-                        closed = true;
                     }
                 }
                 Some((req, result)) = pending.next(), if !pending.is_empty() => {
