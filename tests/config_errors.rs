@@ -324,6 +324,8 @@ fn sigusr1_reloads_without_losing_queries() {
         let client = UdpClient::new(addr);
         let mut answered = 0;
         let mut lost = Vec::new();
+        // First query of the loop that the new configuration answered.
+        let mut switched_at = None;
         for i in 0..200 {
             let name = if i % 2 == 0 {
                 "l.example.org."
@@ -333,7 +335,12 @@ fn sigusr1_reloads_without_losing_queries() {
             let q = query(name, RecordType::A);
             // One send, no retry: a lost query counts as lost.
             match client.raw_id(&to_wire(&q), q.metadata.id, Duration::from_secs(2)) {
-                Some(_) => answered += 1,
+                Some(r) => {
+                    answered += 1;
+                    if i % 2 == 1 && header_rcode(&r) == 0 && switched_at.is_none() {
+                        switched_at = Some(i);
+                    }
+                }
                 None => lost.push(i),
             }
             if i == 50 {
@@ -341,14 +348,15 @@ fn sigusr1_reloads_without_losing_queries() {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        (answered, lost)
+        (answered, lost, switched_at)
     });
     while !reloaded.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(1));
     }
     srv.rewrite_corefile("example.net {\n    whoami\n}\n");
     srv.signal("USR1");
-    let (answered, lost) = looper.join().expect("query loop");
+    let (answered, lost, switched_at) = looper.join().expect("query loop");
+    println!("reload took effect at query {switched_at:?} of 200 (signal sent after 50)");
     assert_eq!(
         answered,
         200,

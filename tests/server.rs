@@ -431,3 +431,55 @@ fn listens_on_the_port_given_by_dns_port_flag() {
     let r = srv2.query_udp(&query("a.example.net.", RecordType::A));
     assert_eq!(r.metadata.response_code, ResponseCode::Refused, "{r}");
 }
+
+const ZONE: &str = "$ORIGIN example.com.
+$TTL 3600
+@       IN SOA ns1.example.com. admin.example.com. 7 7200 3600 1209600 300
+@       IN NS  ns1.example.com.
+ns1     IN A   192.0.2.1
+www     IN A   192.0.2.2
+";
+
+#[test]
+fn file_zone_is_served_over_udp_and_tcp() {
+    // The zone file lives next to the Corefile (relative paths resolve against its directory).
+    let corefile = "example.com {\n    file db.example.com\n}\n";
+    let files = [("db.example.com", ZONE)];
+    if !config_validates_with(corefile, &files) {
+        println!("SKIP: the file plugin does not set up yet");
+        return;
+    }
+    let srv = Server::start_files(corefile, &files);
+
+    for tcp in [false, true] {
+        let q = query("WWW.example.com.", RecordType::A);
+        let r = if tcp {
+            srv.query_tcp(&q)
+        } else {
+            srv.query_udp(&q)
+        };
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r}");
+        assert!(r.metadata.authoritative, "{r}");
+        assert_eq!(r.answers.len(), 1, "{r}");
+        assert_eq!(
+            r.answers[0].name.to_ascii(),
+            "WWW.example.com.",
+            "case kept: {r}"
+        );
+        assert_eq!(
+            a_of(&r.answers[0]),
+            Some(Ipv4Addr::new(192, 0, 2, 2)),
+            "{r}"
+        );
+
+        let r = if tcp {
+            srv.query_tcp(&query("nope.example.com.", RecordType::A))
+        } else {
+            srv.query_udp(&query("nope.example.com.", RecordType::A))
+        };
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "{r}");
+        assert!(r.answers.is_empty(), "{r}");
+        assert_eq!(r.authorities.len(), 1, "{r}");
+        assert_eq!(r.authorities[0].record_type(), RecordType::SOA, "{r}");
+    }
+}

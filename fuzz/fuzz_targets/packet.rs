@@ -18,7 +18,8 @@ use cairn_core::wire::{encode, parse_query, Message, OptRef, QueryInfo};
 use cairn_server::dispatch::{write_reply, Dispatcher, Outcome};
 use libfuzzer_sys::fuzz_target;
 
-const RICH: &str = "example.org {\n    whoami\n}\n. {\n    chaos Cairn-fuzz a b c\n    any\n    whoami\n}\n";
+const RICH: &str =
+    "example.org {\n    whoami\n}\n. {\n    chaos Cairn-fuzz a b c\n    any\n    whoami\n}\n";
 const PLAIN: &str = "example.org {\n    whoami\n}\n. {\n    whoami\n}\n";
 
 fn build(text: &str) -> Option<Dispatcher> {

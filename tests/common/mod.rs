@@ -365,10 +365,27 @@ impl Server {
         extra_args: &[&str],
         source: ConfSource,
     ) -> Result<Server, StartFailure> {
+        Server::start_full(corefile, &[], extra_args, source)
+    }
+
+    /// Like [`Server::start`], with `files` (name, text) written beside the Corefile first
+    /// (zone files, hosts files: relative paths in plugins resolve against that directory).
+    pub fn start_files(corefile: &str, files: &[(&str, &str)]) -> Server {
+        Server::start_full(corefile, files, &[], ConfSource::File)
+            .unwrap_or_else(|e| panic!("cairn did not start: {e:?}\nCorefile:\n{corefile}"))
+    }
+
+    /// Starts with every option; retries on another port when the chosen one was taken.
+    pub fn start_full(
+        corefile: &str,
+        files: &[(&str, &str)],
+        extra_args: &[&str],
+        source: ConfSource,
+    ) -> Result<Server, StartFailure> {
         let mut last = None;
         for _ in 0..5 {
             let port = free_port();
-            match Server::spawn_on(port, corefile, extra_args, source) {
+            match Server::spawn_on(port, corefile, files, extra_args, source) {
                 Ok(mut s) => match s.wait_ready() {
                     Ok(()) => return Ok(s),
                     Err(e) if e.stderr.contains("in use") => last = Some(e),
@@ -384,10 +401,14 @@ impl Server {
     pub fn spawn_on(
         port: u16,
         corefile: &str,
+        files: &[(&str, &str)],
         extra_args: &[&str],
         source: ConfSource,
     ) -> Result<Server, StartFailure> {
         let dir = TempDir::new("srv");
+        for (name, text) in files {
+            dir.write(name, text);
+        }
         let text = fill(corefile, port);
         let corefile_path = dir.write("Corefile", &text);
         let stdout = dir.path().join("stdout.log");
@@ -606,7 +627,15 @@ pub fn run_cairn(
 /// Whether a plugin is implemented well enough for `corefile` to pass `cairn -validate`
 /// (plugins other engineers are still writing refuse their directive until they work).
 pub fn config_validates(corefile: &str) -> bool {
+    config_validates_with(corefile, &[])
+}
+
+/// Like [`config_validates`], with `files` (name, text) written beside the Corefile.
+pub fn config_validates_with(corefile: &str, files: &[(&str, &str)]) -> bool {
     let dir = TempDir::new("probe");
+    for (name, text) in files {
+        dir.write(name, text);
+    }
     let path = dir.write("Corefile", &fill(corefile, 53));
     let p = path.to_string_lossy().into_owned();
     let (status, _, _, _) = run_cairn(
