@@ -9,9 +9,6 @@
 //! negative answers included, unless `fallthrough` covers the name and the zone has nothing
 //! for it (NXDOMAIN, or an empty non-terminal as in CoreDNS).
 
-#[cfg(test)]
-#[allow(unsafe_code)]
-mod probe;
 mod rdata;
 mod reload;
 mod setup;
@@ -30,9 +27,12 @@ use std::time::Duration;
 
 use cairn_core::arc_swap::ArcSwapOption;
 use cairn_core::wire::types::OPCODE_NOTIFY;
-use cairn_core::wire::{Name, RType, Rcode};
+use cairn_core::wire::{Name, RData, RType, Rcode};
 use cairn_core::zones::Fallthrough;
 use cairn_core::{Next, Plugin, Request, Served};
+
+/// How many times one answer may continue from one zone into another.
+const MAX_ZONE_HOPS: usize = 8;
 
 /// One zone served by the plugin: where it comes from and its current contents.
 pub struct ZoneSlot {
@@ -115,6 +115,47 @@ impl File {
         &self.slots
     }
 
+    /// Continues a CNAME chain that left one zone into another zone of this handler (CoreDNS
+    /// gets the same by resolving the target through the whole server). Chains into names
+    /// no zone here holds stop at the CNAME.
+    fn follow_across_zones<'s>(
+        &'s self,
+        mut slot: &'s ZoneSlot,
+        qtype: RType,
+        m: &mut cairn_core::wire::Message,
+        mut outcome: Outcome,
+    ) -> Outcome {
+        let mut lower = cairn_core::wire::NameBuf::new();
+        for _ in 0..MAX_ZONE_HOPS {
+            let Some(last) = m.answer.last() else {
+                break;
+            };
+            let (RType::CNAME, RData::Cname(target)) = (last.rtype, &last.data) else {
+                break;
+            };
+            lower.set_wire_lowercase(target.wire());
+            if cairn_core::wire::name::is_subdomain_wire(lower.wire(), slot.origin.wire()) {
+                break;
+            }
+            let Some(next) = self.slot_for(lower.wire()) else {
+                break;
+            };
+            let guard = next.current.load();
+            let Some(zone) = guard.as_deref() else {
+                break;
+            };
+            let target = target.clone();
+            m.authority.clear();
+            m.additional.clear();
+            outcome = zone.lookup(lower.wire(), &target, qtype, m);
+            slot = next;
+            if outcome != Outcome::Answer {
+                break;
+            }
+        }
+        outcome
+    }
+
     /// The slot for the longest origin `qlower` lies in; later lines win on equal origins.
     fn slot_for(&self, qlower: &[u8]) -> Option<&ZoneSlot> {
         let mut best: Option<usize> = None;
@@ -164,7 +205,10 @@ impl Plugin for File {
         };
         let qname = req.qname();
         let mut m = req.reply();
-        let outcome = zone.lookup(req.qname_lower.wire(), &qname, qtype, &mut m);
+        let mut outcome = zone.lookup(req.qname_lower.wire(), &qname, qtype, &mut m);
+        if outcome == Outcome::Answer && qtype != RType::CNAME {
+            outcome = self.follow_across_zones(slot, qtype, &mut m, outcome);
+        }
         if m.answer.is_empty()
             && matches!(outcome, Outcome::NameError | Outcome::EmptyNonTerminal)
             && self.fall.through(req.qname_lower.wire())

@@ -188,6 +188,31 @@ pub(crate) fn parse(rtype: RType, toks: &[Tok], origin: &Name) -> Result<RData> 
             raw.extend_from_slice(&char_string(t)?);
             RData::Opaque(raw.into())
         }
+        RType::SVCB | RType::HTTPS => {
+            let mut raw = r.u16("priority")?.to_be_bytes().to_vec();
+            raw.extend_from_slice(r.name(origin)?.wire());
+            svc_params(&toks[r.pos..], &mut raw)?;
+            r.pos = toks.len();
+            RData::Opaque(raw.into())
+        }
+        RType::RP => {
+            let mut raw = r.name(origin)?.wire().to_vec();
+            raw.extend_from_slice(r.name(origin)?.wire());
+            RData::Opaque(raw.into())
+        }
+        RType::AFSDB | RType::KX => {
+            let mut raw = r.u16("preference")?.to_be_bytes().to_vec();
+            raw.extend_from_slice(r.name(origin)?.wire());
+            RData::Opaque(raw.into())
+        }
+        RType::OPENPGPKEY | RType::DHCID => RData::Opaque(r.base64_rest("data")?.into()),
+        RType::ZONEMD => {
+            let mut raw = r.u32("serial")?.to_be_bytes().to_vec();
+            raw.push(r.u8("scheme")?);
+            raw.push(r.u8("hash algorithm")?);
+            raw.extend_from_slice(&r.hex_rest("digest")?);
+            RData::Opaque(raw.into())
+        }
         RType::NSEC3 | RType::NSEC3PARAM => {
             return Err((0, "NSEC3 zones are not supported".into()));
         }
@@ -376,6 +401,164 @@ impl<'a> Fields<'a> {
         let text: Vec<u8> = rest.iter().flat_map(|t| t.text.iter().copied()).collect();
         base64_decode(&text).ok_or_else(|| (rest[0].line, format!("bad base64 in {what}")))
     }
+}
+
+/// SVCB/HTTPS parameters (RFC 9460 section 2.1): `key`, `key=value` or `key="value"`,
+/// written in key order.
+fn svc_params(toks: &[Tok], raw: &mut Vec<u8>) -> Result<()> {
+    let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = &toks[i];
+        i += 1;
+        if t.quoted {
+            return Err(bad(t, "SvcParam"));
+        }
+        let (key_text, mut value) = match t.text.iter().position(|&b| b == b'=') {
+            None => (&t.text[..], None),
+            Some(eq) => (&t.text[..eq], Some(t.text[eq + 1..].to_vec())),
+        };
+        // `key=` followed by a quoted value is split by the lexer.
+        if value.as_deref() == Some(&[][..]) {
+            if let Some(next) = toks.get(i).filter(|n| n.quoted) {
+                value = Some(next.text.clone());
+                i += 1;
+            }
+        }
+        let key_str = std::str::from_utf8(key_text).unwrap_or("");
+        let key = svc_key(key_str).ok_or_else(|| bad(t, "SvcParam key"))?;
+        if params.iter().any(|(k, _)| *k == key) {
+            return Err((t.line, format!("duplicate SvcParam key '{key_str}'")));
+        }
+        let value_tok = Tok {
+            text: value.clone().unwrap_or_default(),
+            quoted: false,
+            line: t.line,
+        };
+        let decoded = char_string(&value_tok)?;
+        let wire = match key {
+            // mandatory: a list of keys
+            0 => {
+                let mut keys = Vec::new();
+                for k in split_list(&decoded) {
+                    let name = std::str::from_utf8(&k).unwrap_or("");
+                    keys.push(svc_key(name).ok_or_else(|| bad(t, "mandatory key"))?);
+                }
+                keys.sort_unstable();
+                keys.dedup();
+                keys.iter().flat_map(|k| k.to_be_bytes()).collect()
+            }
+            // alpn: a list of protocol ids
+            1 => {
+                let mut out = Vec::new();
+                for id in split_list(&decoded) {
+                    push_short_string(&mut out, &id).map_err(|m| (t.line, m))?;
+                }
+                out
+            }
+            // no-default-alpn, ohttp: no value
+            2 | 8 => {
+                if value.as_ref().is_some_and(|v| !v.is_empty()) {
+                    return Err((t.line, format!("SvcParam '{key_str}' takes no value")));
+                }
+                Vec::new()
+            }
+            3 => std::str::from_utf8(&decoded)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+                .ok_or_else(|| bad(t, "port"))?
+                .to_be_bytes()
+                .to_vec(),
+            4 => {
+                let mut out = Vec::new();
+                for a in split_list(&decoded) {
+                    let ip: Ipv4Addr = std::str::from_utf8(&a)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| bad(t, "ipv4hint"))?;
+                    out.extend_from_slice(&ip.octets());
+                }
+                out
+            }
+            5 => base64_decode(&decoded).ok_or_else(|| bad(t, "ech"))?,
+            6 => {
+                let mut out = Vec::new();
+                for a in split_list(&decoded) {
+                    let ip: Ipv6Addr = std::str::from_utf8(&a)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| bad(t, "ipv6hint"))?;
+                    out.extend_from_slice(&ip.octets());
+                }
+                out
+            }
+            _ => decoded,
+        };
+        if matches!(key, 0 | 1 | 4 | 6) && wire.is_empty() {
+            return Err((t.line, format!("SvcParam '{key_str}' needs a value")));
+        }
+        params.push((key, wire));
+    }
+    params.sort_by_key(|(k, _)| *k);
+    for (key, value) in params {
+        let len = u16::try_from(value.len()).map_err(|_| (0, "SvcParam too long".to_string()))?;
+        raw.extend_from_slice(&key.to_be_bytes());
+        raw.extend_from_slice(&len.to_be_bytes());
+        raw.extend_from_slice(&value);
+    }
+    Ok(())
+}
+
+/// The number of an SvcParam key name.
+fn svc_key(name: &str) -> Option<u16> {
+    Some(match name {
+        "mandatory" => 0,
+        "alpn" => 1,
+        "no-default-alpn" => 2,
+        "port" => 3,
+        "ipv4hint" => 4,
+        "ech" => 5,
+        "ipv6hint" => 6,
+        "dohpath" => 7,
+        "ohttp" => 8,
+        _ => {
+            let n = name.strip_prefix("key")?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            n.parse().ok()?
+        }
+    })
+}
+
+/// Splits a comma-separated value list (RFC 9460 appendix A.1). It runs after the
+/// character-string escapes were decoded, so a comma inside an item is written `\\,` in
+/// the zone file (`\,` after the first decoding).
+fn split_list(value: &[u8]) -> Vec<Vec<u8>> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![Vec::new()];
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'\\' if i + 1 < value.len() => {
+                if let Some(last) = out.last_mut() {
+                    last.push(value[i + 1]);
+                }
+                i += 2;
+                continue;
+            }
+            b',' => out.push(Vec::new()),
+            c => {
+                if let Some(last) = out.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 fn bad(t: &Tok, what: &str) -> RdataError {

@@ -1115,6 +1115,85 @@ www IN A 10.0.0.2
 }
 
 #[test]
+fn cname_chains_continue_in_the_other_zones() {
+    let org = "$TTL 60
+example.org. IN SOA ns.example.org. host.example.org. 1 3600 600 86400 300
+example.org. IN NS ns.example.org.
+www IN CNAME web.example.net.
+gone IN CNAME nothing.example.net.
+out IN CNAME www.example.com.
+";
+    let net = "$TTL 30
+example.net. IN SOA ns.example.net. host.example.net. 1 3600 600 86400 20
+example.net. IN NS ns.example.net.
+web IN CNAME www.example.org.
+web2 IN A 192.0.2.2
+";
+    let slot = |text: &str, origin: &str| {
+        Arc::new(ZoneSlot::new(
+            name(origin),
+            PathBuf::from("stdin"),
+            Duration::ZERO,
+            false,
+            Some(zone(text, origin)),
+        ))
+    };
+    let mut net2 = net.replace("web IN CNAME www.example.org.", "web IN CNAME web2");
+    net2.push_str("mx IN MX 10 web2\n");
+    for (net_text, qname, rcode, answer, ns) in [
+        (
+            net2.as_str(),
+            "www.example.org.",
+            Rcode::NOERROR,
+            vec![
+                "www.example.org.\t60\tIN\tCNAME\tweb.example.net.",
+                "web.example.net.\t30\tIN\tCNAME\tweb2.example.net.",
+                "web2.example.net.\t30\tIN\tA\t192.0.2.2",
+            ],
+            vec!["example.net.\t30\tIN\tNS\tns.example.net."],
+        ),
+        (
+            net2.as_str(),
+            "gone.example.org.",
+            Rcode::NXDOMAIN,
+            vec!["gone.example.org.\t60\tIN\tCNAME\tnothing.example.net."],
+            vec![
+                "example.net.\t20\tIN\tSOA\tns.example.net. host.example.net. 1 3600 600 86400 20",
+            ],
+        ),
+        (
+            net2.as_str(),
+            "out.example.org.",
+            Rcode::NOERROR,
+            vec!["out.example.org.\t60\tIN\tCNAME\twww.example.com."],
+            vec!["example.org.\t60\tIN\tNS\tns.example.org."],
+        ),
+    ] {
+        let f = File::new(
+            vec![slot(org, "example.org."), slot(net_text, "example.net.")],
+            Fallthrough::none(),
+        );
+        let c = Chain::new(vec![Arc::new(f)]);
+        let m = ask(&c, qname, RType::A);
+        assert_eq!(m.rcode, rcode, "{qname}");
+        assert_eq!(lines(&m.answer), answer, "{qname}");
+        assert_eq!(lines(&m.authority), ns, "{qname}");
+    }
+    // A loop between two zones ends.
+    let f = File::new(
+        vec![slot(org, "example.org."), slot(net, "example.net.")],
+        Fallthrough::none(),
+    );
+    let c = Chain::new(vec![Arc::new(f)]);
+    let m = ask(&c, "www.example.org.", RType::A);
+    assert!(
+        m.answer.len() <= 2 * (super::zone::MAX_CHASE + 2),
+        "{}",
+        m.answer.len()
+    );
+}
+
+#[test]
 fn records_come_in_transfer_order() {
     let z = zone(DB_MIEK_NL, "miek.nl.");
     let all: Vec<String> = z.records().map(|r| r.to_string()).collect();
@@ -1292,6 +1371,34 @@ fn names_escapes_quotes_and_parentheses() {
 }
 
 #[test]
+fn generate_directive() {
+    let text = "$ORIGIN 2.0.192.in-addr.arpa.
+$TTL 60
+@ SOA ns.example.org. host.example.org. 1 2 3 4 5
+$GENERATE 1-3 $ PTR host-$.example.org.
+$GENERATE 0-4/2 ${10,3,d} 30 CNAME ${0,2,x}.\\$.sub
+$GENERATE 9-9 $$-${1,0,X}-${8,4,o} IN TXT \"v $\"
+last PTR x.example.org.
+";
+    let recs = parse(text, "2.0.192.in-addr.arpa.").unwrap();
+    let got: Vec<String> = recs.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        got[1..],
+        [
+            // Like CoreDNS, generated records without a TTL get 3600, not $TTL.
+            "1.2.0.192.in-addr.arpa.\t3600\tIN\tPTR\thost-1.example.org.",
+            "2.2.0.192.in-addr.arpa.\t3600\tIN\tPTR\thost-2.example.org.",
+            "3.2.0.192.in-addr.arpa.\t3600\tIN\tPTR\thost-3.example.org.",
+            "010.2.0.192.in-addr.arpa.\t30\tIN\tCNAME\t00.\\$.sub.2.0.192.in-addr.arpa.",
+            "012.2.0.192.in-addr.arpa.\t30\tIN\tCNAME\t02.\\$.sub.2.0.192.in-addr.arpa.",
+            "014.2.0.192.in-addr.arpa.\t30\tIN\tCNAME\t04.\\$.sub.2.0.192.in-addr.arpa.",
+            "\\$-A-0021.2.0.192.in-addr.arpa.\t3600\tIN\tTXT\t\"v 9\"",
+            "last.2.0.192.in-addr.arpa.\t60\tIN\tPTR\tx.example.org.",
+        ]
+    );
+}
+
+#[test]
 fn long_and_multiple_txt_strings() {
     let long = "x".repeat(300);
     let r = one(&format!("t TXT \"{long}\" \"\" second"));
@@ -1415,6 +1522,123 @@ fn every_supported_type() {
     assert_eq!(&raw[raw.len() - 3..], &[0, 1, 2]);
 }
 
+fn hex(s: &str) -> Vec<u8> {
+    let s: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    s.chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn svcb_and_https_follow_rfc_9460_test_vectors() {
+    // RFC 9460 appendix D.
+    let cases: &[(&str, &str)] = &[
+        (
+            "a HTTPS 0 foo.example.com.",
+            "0000 03 666f6f 07 6578616d706c65 03 636f6d 00",
+        ),
+        (
+            "a SVCB 16 foo.example.com. port=53",
+            "0010 03 666f6f 07 6578616d706c65 03 636f6d 00 0003 0002 0035",
+        ),
+        (
+            "a SVCB 1 foo.example.com. key667=hello",
+            "0001 03 666f6f 07 6578616d706c65 03 636f6d 00 029b 0005 68656c6c6f",
+        ),
+        (
+            "a SVCB 1 foo.example.com. ipv6hint=\"2001:db8::1,2001:db8::53:1\"",
+            "0001 03 666f6f 07 6578616d706c65 03 636f6d 00 0006 0020
+             20010db8000000000000000000000001 20010db8000000000000000000530001",
+        ),
+        (
+            "a SVCB 16 foo.example.org. ( alpn=h2,h3-19 mandatory=ipv4hint,alpn\n ipv4hint=192.0.2.1 )",
+            "0010 03 666f6f 07 6578616d706c65 03 6f7267 00 0000 0004 0001 0004
+             0001 0009 02 6832 05 68332d3139 0004 0004 c0000201",
+        ),
+        (
+            "a SVCB 16 foo.example.org. alpn=\"f\\\\\\\\oo\\\\,bar,h2\"",
+            "0010 03 666f6f 07 6578616d706c65 03 6f7267 00 0001 000c 08 665c6f6f2c626172 02 6832",
+        ),
+        ("a HTTPS 1 . no-default-alpn", "0001 00 0002 0000"),
+    ];
+    for (text, want) in cases {
+        let r = one(text);
+        assert_eq!(opaque(&r), hex(want), "{text}");
+    }
+    for bad in [
+        "a SVCB 1 . port=99999",
+        "a SVCB 1 . port=1 port=2",
+        "a SVCB 1 . alpn",
+        "a SVCB 1 . no-default-alpn=x",
+        "a SVCB 1 . unknownkey=1",
+        "a SVCB 1 . ipv4hint=2001:db8::1",
+    ] {
+        let e = err(&format!("$TTL 60\n{bad}\n"));
+        assert_eq!(e.line, 2, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn more_name_and_key_types() {
+    let cases: &[(&str, RType, Vec<u8>)] = &[
+        (
+            "a RP mbox txt",
+            RType::RP,
+            [
+                &[4u8][..],
+                b"mbox",
+                &[7],
+                b"example",
+                &[3],
+                b"org",
+                &[0],
+                &[3],
+                b"txt",
+                &[7],
+                b"example",
+                &[3],
+                b"org",
+                &[0],
+            ]
+            .concat(),
+        ),
+        (
+            "a AFSDB 1 db.",
+            RType::AFSDB,
+            [&[0u8, 1, 2][..], b"db", &[0]].concat(),
+        ),
+        ("a OPENPGPKEY AQID", RType::OPENPGPKEY, vec![1, 2, 3]),
+        (
+            "a ZONEMD 2018031500 1 1 ( FEBE3D4C E2EC )",
+            RType::ZONEMD,
+            hex("7848b78c 01 01 febe3d4ce2ec"),
+        ),
+    ];
+    for (text, rtype, want) in cases {
+        let r = one(text);
+        assert_eq!(r.rtype, *rtype, "{text}");
+        assert_eq!(&opaque(&r), want, "{text}");
+    }
+}
+
+#[test]
+fn https_targets_get_addresses() {
+    let text = "$TTL 60
+example.org. IN SOA ns.example.org. host.example.org. 1 3600 600 86400 300
+example.org. IN NS ns.example.org.
+svc IN HTTPS 1 pool.example.org. alpn=h2
+    IN HTTPS 2 pool.example.org. alpn=h3
+pool IN A 192.0.2.7
+";
+    let c = chain(text, "example.org.");
+    let m = ask(&c, "svc.example.org.", RType::HTTPS);
+    assert_eq!(m.answer.len(), 2);
+    assert_eq!(
+        lines(&m.additional),
+        ["pool.example.org.\t60\tIN\tA\t192.0.2.7"]
+    );
+}
+
 #[test]
 fn helpers_decode() {
     assert_eq!(rdata::test_base64("AwEAAQ=="), Some(vec![3, 1, 0, 1]));
@@ -1438,11 +1662,17 @@ fn errors_name_file_and_line() {
         ("$TTL 60\na A 10.0.0.1 )\n", 2, "unbalanced parentheses"),
         ("$TTL 60\n\na TXT \"open\n", 3, "unterminated quoted string"),
         ("$FOO bar\n", 1, "unknown directive"),
+        ("$GENERATE 5-1 $ A 10.0.0.$\n", 1, "bad range"),
+        ("$GENERATE 1-70000 $ A 10.0.0.$\n", 1, "bad range"),
+        ("$GENERATE 1-2/0 $ A 10.0.0.$\n", 1, "bad step"),
+        ("$GENERATE 1-2 ${1,2,q} A 10.0.0.1\n", 1, "bad base"),
+        ("$GENERATE 1-2 ${-5} A 10.0.0.1\n", 1, "bad offset"),
         (
-            "$GENERATE 1-10 $ A 10.0.0.$\n",
-            1,
-            "$GENERATE is not supported",
+            "$GENERATE 1-2 x$ A 10.0.0.$\n\n$GENERATE 250-260 y$ A 10.0.0.$\n",
+            3,
+            "bad IPv4",
         ),
+        ("$GENERATE 1-2 x\n", 1, "needs a range"),
         ("$TTL 60\n  A 10.0.0.1\n", 2, "no previous owner name"),
         ("$TTL x\n", 1, "bad $TTL value"),
         ("$TTL 60\na..b A 10.0.0.1\n", 2, "bad name"),

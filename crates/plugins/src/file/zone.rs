@@ -23,7 +23,7 @@ use cairn_core::wire::{Message, Name, NameBuf, RData, RType, Record, Soa};
 use super::zonefile::ZoneError;
 
 /// How many CNAME/DNAME indirections one lookup follows before giving up (CoreDNS: 8).
-const MAX_CHASE: usize = 8;
+pub(crate) const MAX_CHASE: usize = 8;
 
 /// A small, fast hasher for wire names. Zone contents come from the operator, and queries
 /// cannot add keys, so a keyed hash buys nothing here.
@@ -210,7 +210,7 @@ impl Zone {
         }
 
         let mut names: Vec<Name> = by_name.keys().cloned().collect();
-        names.sort_by(|a, b| canonical_cmp(a.wire(), b.wire()));
+        names.sort_by_cached_key(|n| canonical_key(n.wire()));
         let mut nodes = Vec::with_capacity(names.len());
         let mut index = NameMap::default();
         index.reserve(names.len());
@@ -549,8 +549,8 @@ impl Zone {
             lower.set_wire_lowercase(target.wire());
             let tl = lower.wire();
             if !self.contains(tl) {
-                // Out of zone: CoreDNS asks the server's upstream here; this answers with the
-                // chain so far and leaves the rest to the client's resolver.
+                // Out of zone: CoreDNS asks the server's upstream here. The handler continues
+                // into its other zones; otherwise the chain ends here.
                 return Outcome::Answer;
             }
             let node = self.node(tl);
@@ -681,39 +681,34 @@ impl Zone {
         }
     }
 
-    /// A and AAAA of in-zone MX and SRV targets, each target once.
+    /// A and AAAA of in-zone MX, SRV, SVCB and HTTPS targets, each target once.
     fn additional(&self, answer: &[Record], out: &mut Vec<Record>) {
         for (i, r) in answer.iter().enumerate() {
-            let target = match (&r.data, r.rtype) {
-                (RData::Mx { exchange, .. }, RType::MX) => exchange,
-                (RData::Srv { target, .. }, RType::SRV) => target,
-                _ => continue,
+            let Some(target) = additional_target(r) else {
+                continue;
             };
-            if !target.is_subdomain_of(&self.origin) {
+            if !is_subdomain_wire(target, self.origin.wire()) {
                 continue;
             }
-            let seen = answer[..i].iter().any(|p| match (&p.data, p.rtype) {
-                (RData::Mx { exchange: t, .. }, RType::MX)
-                | (RData::Srv { target: t, .. }, RType::SRV) => t.eq_ignore_case(target),
-                _ => false,
-            });
-            if seen {
-                continue;
+            let seen = answer[..i]
+                .iter()
+                .any(|p| additional_target(p).is_some_and(|t| t.eq_ignore_ascii_case(target)));
+            if !seen {
+                self.addresses(target, out);
             }
-            self.addresses(target, out);
         }
     }
 
     /// Glue: addresses of `target` when it lies under `below`.
     fn glue(&self, target: &Name, below: &[u8], out: &mut Vec<Record>) {
         if is_subdomain_wire(target.wire(), below) {
-            self.addresses(target, out);
+            self.addresses(target.wire(), out);
         }
     }
 
-    fn addresses(&self, target: &Name, out: &mut Vec<Record>) {
+    fn addresses(&self, target: &[u8], out: &mut Vec<Record>) {
         let mut lower = NameBuf::new();
-        lower.set_wire_lowercase(target.wire());
+        lower.set_wire_lowercase(target);
         if let Some(node) = self.node(lower.wire()) {
             out.extend(node.get(RType::A).iter().cloned());
             out.extend(node.get(RType::AAAA).iter().cloned());
@@ -731,6 +726,30 @@ enum Walk<'z> {
     Missing(&'z Node),
 }
 
+/// The name whose addresses go in the additional section with this answer record.
+fn additional_target(r: &Record) -> Option<&[u8]> {
+    match (&r.data, r.rtype) {
+        (RData::Mx { exchange, .. }, RType::MX) => Some(exchange.wire()),
+        (RData::Srv { target, .. }, RType::SRV) => Some(target.wire()),
+        (RData::Opaque(raw), RType::SVCB | RType::HTTPS) => {
+            // Priority, then the uncompressed target name.
+            let name = raw.get(2..)?;
+            let mut at = 0;
+            loop {
+                let len = *name.get(at)? as usize;
+                if len == 0 {
+                    return name.get(..=at);
+                }
+                if len > 63 {
+                    return None;
+                }
+                at += 1 + len;
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Pushes clones of `records` with `owner` as their owner name.
 #[inline]
 fn push_as(out: &mut Vec<Record>, records: &[Record], owner: &Name) {
@@ -746,21 +765,26 @@ fn push_as(out: &mut Vec<Record>, records: &[Record], owner: &Name) {
 }
 
 /// DNSSEC canonical order of lower-case wire names (RFC 4034 section 6.1).
-pub(crate) fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    let (la, lb) = (labels_of(a), labels_of(b));
-    la.iter().rev().cmp(lb.iter().rev())
+pub fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    canonical_key(a).cmp(&canonical_key(b))
 }
 
-/// The labels of a wire name, leftmost first.
-fn labels_of(wire: &[u8]) -> Vec<&[u8]> {
-    let mut v = Vec::new();
+/// A key whose plain order is the canonical order: the labels from the right, each byte
+/// shifted up by one and each label ended by a 0, so a label sorts before its extensions.
+fn canonical_key(wire: &[u8]) -> Vec<u16> {
+    let mut labels: Vec<&[u8]> = Vec::new();
     let mut at = 0;
     while let Some(&len) = wire.get(at) {
         if len == 0 {
             break;
         }
-        v.push(wire.get(at + 1..at + 1 + len as usize).unwrap_or(&[]));
+        labels.push(wire.get(at + 1..at + 1 + len as usize).unwrap_or(&[]));
         at += 1 + len as usize;
     }
-    v
+    let mut key = Vec::with_capacity(wire.len() + 1);
+    for label in labels.iter().rev() {
+        key.extend(label.iter().map(|&b| u16::from(b) + 1));
+        key.push(0);
+    }
+    key
 }

@@ -3,7 +3,8 @@
 //! It reads the zone files BIND, NSD, Knot and CoreDNS read: `$ORIGIN`, `$TTL`, `$INCLUDE`
 //! (relative to the including file, nested at most [`MAX_INCLUDE_DEPTH`] deep), `@`, relative
 //! and absolute names, omitted owners (the previous owner), omitted TTL and class in either
-//! order, parentheses spanning lines, `;` comments, quoted strings, and `\DDD` / `\X` escapes.
+//! order, parentheses spanning lines, `;` comments, quoted strings, `\DDD` / `\X` escapes,
+//! and BIND's `$GENERATE`.
 //! Record data formats live in [`super::rdata`].
 //!
 //! Every problem is a [`ZoneError`] naming the file and line, and no input makes the reader
@@ -247,6 +248,8 @@ pub struct ZoneParser {
     /// The SOA minimum, used (as BIND does) for records without a TTL when no default exists.
     soa_minimum: Option<u32>,
     allow_include: bool,
+    /// Records made by `$GENERATE`, handed out before reading on.
+    pending: std::collections::VecDeque<Record>,
 }
 
 impl ZoneParser {
@@ -264,6 +267,7 @@ impl ZoneParser {
             }],
             soa_minimum: None,
             allow_include: true,
+            pending: std::collections::VecDeque::new(),
         }
     }
 
@@ -288,6 +292,9 @@ impl ZoneParser {
     /// The next record, `Ok(None)` at the end of the top-level file.
     pub fn next_record(&mut self) -> Result<Option<Record>, ZoneError> {
         loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Ok(Some(r));
+            }
             let Some(frame) = self.frames.last_mut() else {
                 return Ok(None);
             };
@@ -387,9 +394,96 @@ impl ZoneParser {
                 self.frames.push(child);
                 Ok(())
             }
-            "$GENERATE" => Err((line, "$GENERATE is not supported".into())),
+            "$GENERATE" => self.generate(entry),
             _ => Err((line, format!("unknown directive '{}'", toks[0].show()))),
         }
+    }
+
+    /// `$GENERATE start-stop[/step] lhs [ttl] [class] type rhs`: one record per value, `$`
+    /// standing for the value (`${offset,width,base}` to format it, `\$` or `$$` for a
+    /// dollar). As in CoreDNS's parser, generated records without a TTL get 3600.
+    fn generate(&mut self, entry: &Entry) -> Result<(), (u32, String)> {
+        let line = entry.line;
+        let toks = &entry.toks;
+        if toks.len() < 4 {
+            return Err((
+                line,
+                "$GENERATE needs a range, an owner, a type and data".into(),
+            ));
+        }
+        let range = toks[1].as_str().unwrap_or("");
+        let (span, step) = match range.split_once('/') {
+            Some((span, step)) => (
+                span,
+                step.parse::<i64>()
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or((line, "bad step in $GENERATE range".to_string()))?,
+            ),
+            None => (range, 1),
+        };
+        let (start, end) = span
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+            .ok_or((line, "bad start-stop in $GENERATE range".to_string()))?;
+        if start < 0 || end < start || (end - start) / step > 65535 {
+            return Err((line, "bad range in $GENERATE range".into()));
+        }
+        let mut template = Vec::new();
+        for t in &toks[2..] {
+            if !template.is_empty() {
+                template.push(b' ');
+            }
+            if t.quoted {
+                template.push(b'"');
+                template.extend_from_slice(&t.text);
+                template.push(b'"');
+            } else {
+                template.extend_from_slice(&t.text);
+            }
+        }
+        let Some(frame) = self.frames.last_mut() else {
+            return Ok(());
+        };
+        let saved = (frame.default_ttl, frame.prev_owner.clone());
+        frame.default_ttl = Some((3600, true));
+        let mut result = Ok(());
+        let mut cur = start;
+        while cur <= end {
+            let made = expand(&template, cur, start, end)
+                .map_err(|m| (line, m))
+                .and_then(|text| match Lexer::new(text).next_entry() {
+                    Ok(Some(mut e)) => {
+                        e.line = line;
+                        e.blank_owner = false;
+                        for t in &mut e.toks {
+                            t.line = line;
+                        }
+                        self.record(&e).map(Some)
+                    }
+                    Ok(None) => Ok(None),
+                    Err((_, m)) => Err((line, m)),
+                });
+            match made {
+                Ok(Some(r)) => self.pending.push_back(r),
+                Ok(None) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            match cur.checked_add(step) {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        if let Some(frame) = self.frames.last_mut() {
+            (frame.default_ttl, frame.prev_owner) = saved;
+        }
+        if result.is_err() {
+            self.pending.clear();
+        }
+        result
     }
 
     fn record(&mut self, entry: &Entry) -> Result<Record, (u32, String)> {
@@ -485,6 +579,81 @@ impl ZoneParser {
             data,
         })
     }
+}
+
+/// Substitutes the `$GENERATE` value into one template line.
+fn expand(template: &[u8], cur: i64, start: i64, end: i64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(template.len() + 8);
+    let mut i = 0;
+    while i < template.len() {
+        match template[i] {
+            b'\\' => {
+                match template.get(i + 1) {
+                    Some(b'$') => out.push(b'$'),
+                    Some(&c) => out.extend_from_slice(&[b'\\', c]),
+                    None => out.push(b'\\'),
+                }
+                i += 2;
+            }
+            b'$' => match template.get(i + 1) {
+                Some(b'$') => {
+                    out.push(b'$');
+                    i += 2;
+                }
+                Some(b'{') => {
+                    let close = template[i + 2..]
+                        .iter()
+                        .position(|&b| b == b'}')
+                        .ok_or("bad modifier in $GENERATE")?;
+                    let modifier = std::str::from_utf8(&template[i + 2..i + 2 + close])
+                        .map_err(|_| "bad modifier in $GENERATE")?;
+                    let mut parts = modifier.split(',');
+                    let offset: i64 = parts
+                        .next()
+                        .unwrap_or("")
+                        .parse()
+                        .map_err(|_| "bad offset in $GENERATE")?;
+                    let width: usize = match parts.next() {
+                        Some(w) => w
+                            .parse::<u8>()
+                            .map_err(|_| "bad width in $GENERATE")?
+                            .into(),
+                        None => 0,
+                    };
+                    let base = parts.next().unwrap_or("d");
+                    if parts.next().is_some() {
+                        return Err("bad modifier in $GENERATE".into());
+                    }
+                    if start.checked_add(offset).is_none_or(|v| v < 0)
+                        || end
+                            .checked_add(offset)
+                            .is_none_or(|v| v > i64::from(i32::MAX))
+                    {
+                        return Err("bad offset in $GENERATE".into());
+                    }
+                    let v = cur + offset;
+                    let text = match base {
+                        "d" => format!("{v:0width$}"),
+                        "o" => format!("{v:0width$o}"),
+                        "x" => format!("{v:0width$x}"),
+                        "X" => format!("{v:0width$X}"),
+                        _ => return Err("bad base in $GENERATE".into()),
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                    i += 3 + close;
+                }
+                _ => {
+                    out.extend_from_slice(cur.to_string().as_bytes());
+                    i += 1;
+                }
+            },
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a whole zone file from disk (with its includes).
