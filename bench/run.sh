@@ -20,6 +20,8 @@
 #   MAX_OTHER=10          % of the server's CPU used by others above which a run is
 #                         "noisy" and done again (at most RETRIES=2 more times)
 #   IDLE_WAIT=120         seconds to wait for a quiet machine before each run
+#   CHECK_QUERIES=200     queries whose answers are compared between the servers
+#   READY_TIMEOUT=30      seconds a server has to answer after it starts
 #   DNSPERF_CLIENTS=4 DNSPERF_THREADS=1 DNSPERF_OUTSTANDING=256
 #   DNSPERF_QPS=0         0 = unlimited, else dnsperf -Q
 #   SKIP_BUILD=1          use the existing binary, don't run cargo build --release
@@ -51,6 +53,7 @@ DNSPERF_THREADS=${DNSPERF_THREADS:-1}
 DNSPERF_OUTSTANDING=${DNSPERF_OUTSTANDING:-256}
 DNSPERF_QPS=${DNSPERF_QPS:-0}
 READY_TIMEOUT=${READY_TIMEOUT:-30}
+CHECK_QUERIES=${CHECK_QUERIES:-200}
 REPEAT=${REPEAT:-1}
 MAX_OTHER=${MAX_OTHER:-10}
 RETRIES=${RETRIES:-2}
@@ -74,7 +77,7 @@ install_missing() {
     [[ $(id -u) == 0 ]] || sudo=(sudo)
     log "installing: ${need[*]}"
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 }
 install_missing
 
@@ -85,17 +88,18 @@ if ((NCPU < 2)); then
 fi
 CLK_TCK=$(getconf CLK_TCK)
 
+mkdir -p "$OUT"
 CAIRN_BUILD=ok
 if [[ " $SERVERS " == *" cairn "* && $SKIP_BUILD != 1 ]]; then
-    log "cargo build --release"
-    if ! (cd "$ROOT" && cargo build --release 2>&1 | tail -n 3 >&2; exit "${PIPESTATUS[0]}"); then
+    log "cargo build --release (log: $OUT/cargo-build.log)"
+    if ! (cd "$ROOT" && cargo build --release) >"$OUT/cargo-build.log" 2>&1; then
         CAIRN_BUILD=failed
+        tail -n 5 "$OUT/cargo-build.log" >&2
         log "cargo build --release failed: Cairn will be reported as failed"
     fi
 fi
 
 # ---------------------------------------------------------------- 2. data
-mkdir -p "$OUT"
 log "generating zones and query files ($SERVICES services) in $OUT"
 python3 "$HERE/gen.py" "$OUT" "$SERVICES"
 
@@ -149,37 +153,45 @@ cluster.bench:$PORT_CAIRN {
 EOF
 
 # ---------------------------------------------------------------- 4. runs
-SERVER_PID=
-stop_server() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
+# Both servers run at the same time, each pinned to SERVER_CPU (an idle server
+# costs nothing), and the measured runs alternate between them: knot a, cairn a,
+# knot mixed, cairn mixed, then again for each REPEAT. Load that comes and goes
+# on a shared machine then hits both servers alike.
+declare -A PID=() PORT=([knot]=$PORT_KNOT [cairn]=$PORT_CAIRN) START_ERR_OF=()
+
+stop_one() {
+    local pid=${PID[$1]:-}
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     fi
-    SERVER_PID=
+    PID[$1]=
 }
-trap stop_server EXIT
+stop_all() {
+    local s
+    for s in "${!PID[@]}"; do stop_one "$s"; done
+}
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# Starts a server in the background (pid in SERVER_PID); waits until it answers.
+# Starts a server in the background (pid in PID[name]); waits until it answers.
 # Sets START_ERR and returns 1 when it does not come up.
 START_ERR=
 start_server() {
-    local name=$1 port
+    local name=$1 port=${PORT[$1]} pid
     START_ERR=
     case $name in
     knot)
-        port=$PORT_KNOT
         : >"$OUT/knot.log"
         taskset -c "$SERVER_CPU" knotd -c "$OUT/knot.conf" >"$OUT/knot.stderr" 2>&1 &
-        SERVER_PID=$!
+        pid=$!
         ;;
     cairn)
-        port=$PORT_CAIRN
         if [[ $CAIRN_BUILD != ok ]]; then
             START_ERR="build failed"
             return 1
@@ -191,15 +203,15 @@ start_server() {
         # Runs from bench/out so that the relative zone file names resolve.
         (cd "$OUT" && exec taskset -c "$SERVER_CPU" "$CAIRN_BIN" -conf "$OUT/Corefile" -quiet) \
             >"$OUT/cairn.log" 2>&1 &
-        SERVER_PID=$!
+        pid=$!
         ;;
     esac
-    local deadline=$((SECONDS + READY_TIMEOUT)) answer
+    PID[$name]=$pid
+    local deadline=$((SECONDS + READY_TIMEOUT)) answer why
     while ((SECONDS < deadline)); do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            wait "$SERVER_PID" 2>/dev/null || true
-            SERVER_PID=
-            local why
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            PID[$name]=
             why=$(grep -h -m1 -iE 'error|not implemented|fail' "$OUT/$name.log" "$OUT/$name.stderr" 2>/dev/null |
                 head -n1 | cut -c1-160 || true)
             START_ERR="exited${why:+: $why}"
@@ -212,7 +224,7 @@ start_server() {
         sleep 0.2
     done
     START_ERR="no answer for $PROBE within ${READY_TIMEOUT}s"
-    stop_server
+    stop_one "$name"
     return 1
 }
 
@@ -232,26 +244,32 @@ dnsperf_run() { # port queryfile seconds
 }
 
 RESULTS="$OUT/results.tsv"
-printf 'server\tworkload\trun\tstatus\tqps\tcompleted\tlost_pct\tcpu_s\tus_per_q\tcpu_pct\trss_mb\tresp_bytes\tcpu_other_pct\n' >"$RESULTS"
+rm -f "$OUT"/dnsperf-*.txt
+printf 'server\tworkload\trun\tstatus\tqps\tcompleted\tlost_pct\tcpu_s\tus_per_q\tcpu_pct\trss_mb\tresp_bytes\tcpu_other_pct\trcodes\n' >"$RESULTS"
 fail_row() { # server workload status
-    printf '%s\t%s\t-\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$1" "$2" "${3//$'\t'/ }" >>"$RESULTS"
+    printf '%s\t%s\t-\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$1" "$2" "${3//$'\t'/ }" >>"$RESULTS"
 }
 
-# One measured dnsperf run against the running server; appends a row.
-measure() { # server port workload run
-    local server=$1 port=$2 w=$3 run=$4 qf="$OUT/queries-$3.txt"
-    local before after busy0 busy1 report rss completed qps lost resp runtime
+# One measured dnsperf run against a running server; appends a row and sets
+# LAST_STATUS (ok, noisy). Returns 1 if the server died.
+LAST_STATUS=
+measure() { # server workload run
+    local server=$1 w=$2 run=$3 pid=${PID[$1]} port=${PORT[$1]} qf="$OUT/queries-$2.txt"
+    local before after busy0 busy1 t0 t1 report rss completed qps lost resp runtime rcodes
     log "$server / $w (run $run): dnsperf for ${DURATION}s"
     busy0=$(cpu_busy_ticks "$SERVER_CPU")
-    before=$(cpu_ticks "$SERVER_PID")
+    before=$(cpu_ticks "$pid")
+    t0=$(date +%s.%N)
     report=$(dnsperf_run "$port" "$qf" "$DURATION" || true)
-    after=$(cpu_ticks "$SERVER_PID" 2>/dev/null || true)
+    t1=$(date +%s.%N)
+    after=$(cpu_ticks "$pid" 2>/dev/null || true)
     busy1=$(cpu_busy_ticks "$SERVER_CPU")
-    rss=$(rss_kb "$SERVER_PID" 2>/dev/null || true)
+    rss=$(rss_kb "$pid" 2>/dev/null || true)
     echo "$report" >"$OUT/dnsperf-$server-$w-$run.txt"
     if [[ -z $after || -z $rss ]]; then
         log "$server died during the $w run"
         fail_row "$server" "$w" "died during run"
+        LAST_STATUS=died
         return 1
     fi
     completed=$(awk '/Queries completed:/ { print $3 }' <<<"$report")
@@ -259,19 +277,24 @@ measure() { # server port workload run
     lost=$(awk '/Queries lost:/ { gsub(/[()%]/, "", $4); print $4 }' <<<"$report")
     resp=$(awk '/Average packet size:/ { print $NF }' <<<"$report")
     runtime=$(awk '/Run time \(s\):/ { print $4 }' <<<"$report")
+    rcodes=$(awk -F': *' '/Response codes:/ { gsub(/ [0-9]+ \(/, " ", $2); gsub(/\)/, "", $2); print $2 }' <<<"$report")
     if [[ -z $completed || $completed == 0 ]]; then
         fail_row "$server" "$w" "no answers (see $OUT/dnsperf-$server-$w-$run.txt)"
+        LAST_STATUS=failed
         return 0
     fi
     awk -v s="$server" -v w="$w" -v r="$run" -v b="$before" -v a="$after" -v hz="$CLK_TCK" \
         -v n="$completed" -v qps="$qps" -v lost="${lost:-0}" -v rt="${runtime:-$DURATION}" \
-        -v b0="$busy0" -v b1="$busy1" -v maxo="$MAX_OTHER" -v rss="$rss" -v resp="${resp:--}" 'BEGIN {
+        -v b0="$busy0" -v b1="$busy1" -v t0="$t0" -v t1="$t1" -v maxo="$MAX_OTHER" -v rss="$rss" -v resp="${resp:--}" \
+        -v rc="${rcodes:--}" 'BEGIN {
             cpu = (a - b) / hz
             other = (b1 - b0 - (a - b)) / hz
             if (other < 0) other = 0
-            status = (100 * other / rt > maxo) ? "noisy" : "ok"
-            printf "%s\t%s\t%s\t%s\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%s\t%.0f\n",
-                s, w, r, status, qps, n, lost, cpu, cpu * 1e6 / n, 100 * cpu / rt, rss / 1024, resp, 100 * other / rt
+            # Other load over the whole window (dnsperf start-up and final wait included).
+            other = 100 * other / (t1 - t0)
+            status = (other > maxo) ? "noisy" : "ok"
+            printf "%s\t%s\t%s\t%s\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%s\t%.0f\t%s\n",
+                s, w, r, status, qps, n, lost, cpu, cpu * 1e6 / n, 100 * cpu / rt, rss / 1024, resp, other, rc
         }' >>"$RESULTS"
     LAST_STATUS=$(tail -n 1 "$RESULTS" | cut -f4)
 }
@@ -295,45 +318,62 @@ wait_idle() {
     done
 }
 
+RUNNING=()
 for server in $SERVERS; do
-    case $server in
-    knot) port=$PORT_KNOT ;;
-    cairn) port=$PORT_CAIRN ;;
-    *)
+    if [[ -z ${PORT[$server]:-} ]]; then
         log "unknown server $server (knot or cairn)"
         continue
-        ;;
-    esac
-    log "starting $server on 127.0.0.1:$port (CPU $SERVER_CPU)"
-    if ! start_server "$server"; then
+    fi
+    log "starting $server on 127.0.0.1:${PORT[$server]} (CPU $SERVER_CPU)"
+    if start_server "$server"; then
+        RUNNING+=("$server")
+    else
         log "$server failed to start: $START_ERR"
         for w in $WORKLOADS; do fail_row "$server" "$w" "failed to start ($START_ERR)"; done
-        continue
     fi
-    alive=1
+done
+
+# Same answers from both servers? Compares the answer section (kdig +short,
+# sorted) and the rcode for the first CHECK_QUERIES lines of queries-mixed.txt.
+AGREE=
+if [[ -n ${PID[knot]:-} && -n ${PID[cairn]:-} ]]; then
+    same=0 total=0 diffs=()
+    while read -r qname qtype; do
+        k=$(kdig @127.0.0.1 -p "$PORT_KNOT" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
+            awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
+        c=$(kdig @127.0.0.1 -p "$PORT_CAIRN" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
+            awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
+        total=$((total + 1))
+        if [[ $k == "$c" ]]; then same=$((same + 1)); else diffs+=("$qname $qtype"); fi
+    done < <(head -n "$CHECK_QUERIES" "$OUT/queries-mixed.txt")
+    AGREE="Knot and Cairn gave the same rcode and answer records for $same of $total sample queries"
+    ((${#diffs[@]})) && AGREE+=" (differ: ${diffs[*]:0:5})"
+    log "$AGREE"
+fi
+
+declare -A WARM=()
+for run in $(seq "$REPEAT"); do
     for w in $WORKLOADS; do
-        if ((!alive)); then
-            fail_row "$server" "$w" "not run (server died)"
-            continue
-        fi
-        if ((WARMUP > 0)); then
-            dnsperf_run "$port" "$OUT/queries-$w.txt" "$WARMUP" >/dev/null || true
-        fi
-        for run in $(seq "$REPEAT"); do
+        for server in "${RUNNING[@]}"; do
+            [[ -n ${PID[$server]:-} ]] || continue
+            if [[ -z ${WARM[$server.$w]:-} ]] && ((WARMUP > 0)); then
+                dnsperf_run "${PORT[$server]}" "$OUT/queries-$w.txt" "$WARMUP" >/dev/null || true
+                WARM[$server.$w]=1
+            fi
             for attempt in $(seq 0 "$RETRIES"); do
                 wait_idle
-                if ! measure "$server" "$port" "$w" "$run"; then
-                    alive=0
-                    SERVER_PID=
-                    break 2
+                if ! measure "$server" "$w" "$run"; then
+                    PID[$server]=
+                    for w2 in $WORKLOADS; do fail_row "$server" "$w2" "not run (server died)"; done
+                    break
                 fi
                 [[ $LAST_STATUS == noisy ]] || break
                 ((attempt < RETRIES)) && log "other load on CPU $SERVER_CPU above ${MAX_OTHER}%: run $run again"
             done
         done
     done
-    stop_server
 done
+stop_all
 
 # ---------------------------------------------------------------- 5. report
 # One row per server and workload: with REPEAT > 1, the run with the median
@@ -346,9 +386,10 @@ tail -n +2 "$RESULTS" | sort -t$'\t' -k1,1 -k2,2 -k9,9g |
         END {
             for (i = 1; i <= n; i++) {
                 k = order[i]
-                st = (cnt[k, "ok"] > 0) ? "ok" : (cnt[k, "noisy"] > 0) ? "noisy" : ""
+                # ("in" tests: reading cnt[...] would create the element)
+                st = ((k, "ok") in cnt) ? "ok" : ((k, "noisy") in cnt) ? "noisy" : ""
                 if (st != "") { print rows[k, st, int((cnt[k, st] + 1) / 2)]; continue }
-                for (s in cnt) { split(s, p, SUBSEP); if (p[1] SUBSEP p[2] == k) { print rows[k, p[3], 1]; break } }
+                for (c in cnt) { split(c, p, SUBSEP); if (p[1] SUBSEP p[2] == k) { print rows[k, p[3], 1]; break } }
             }
         }' \
     >"$OUT/summary.tsv"
@@ -371,13 +412,18 @@ mv "$OUT/summary.sorted.tsv" "$OUT/summary.tsv"
     echo "- zone: $SERVICES services (A + SRV) in cluster.bench., $SERVICES PTR in 10.in-addr.arpa."
     echo "- load: dnsperf -c $DNSPERF_CLIENTS -T $DNSPERF_THREADS -q $DNSPERF_OUTSTANDING $( ((DNSPERF_QPS > 0)) && echo "-Q $DNSPERF_QPS" || echo "(unlimited rate)") -l $DURATION on CPU $CLIENT_CPU; server on CPU $SERVER_CPU; warm-up ${WARMUP}s; runs per figure: $REPEAT$( ((REPEAT > 1)) && echo ' (median by µs/query)')"
     echo
-    echo "| server | workload | QPS | CPU µs/query | server CPU | lost | RSS MB | avg response B | other load on CPU $SERVER_CPU |"
-    echo "|--------|----------|----:|-------------:|-----------:|-----:|-------:|---------------:|-----:|"
+    echo "| server | workload | QPS | CPU µs/query | server CPU | lost | RSS MB | avg response B | other load on CPU $SERVER_CPU | response codes |"
+    echo "|--------|----------|----:|-------------:|-----------:|-----:|-------:|---------------:|-----:|----|"
     awk -F'\t' '
         $4 == "ok" || $4 == "noisy" {
-            printf "| %s | %s%s | %s | %s | %s%% | %s%% | %s | %s | %s%% |\n", $1, $2, ($4 == "noisy" ? " (noisy)" : ""),
-                $5, $9, $10, $7, $11, $12, $13; next }
-        { printf "| %s | %s | %s | | | | | | |\n", $1, $2, $4 }' "$OUT/summary.tsv"
+            printf "| %s | %s%s | %s | %s | %s%% | %s%% | %s | %s | %s%% | %s |\n", $1, $2, ($4 == "noisy" ? " (noisy)" : ""),
+                $5, $9, $10, $7, $11, $12, $13, $14; next }
+        { printf "| %s | %s | %s | | | | | | | |\n", $1, $2, $4 }' "$OUT/summary.tsv"
+    if [[ -n $AGREE ]]; then
+        echo
+        echo "Answer check: $AGREE"
+    fi
+    awk -F'\t' '$4 == "died during run" { printf "\nNote: %s died during a %s run; see bench/out/%s.log.\n", $1, $2, $1 }' "$RESULTS"
     echo
     echo "Cairn/Knot ratio of server CPU µs per answered query (target: ≤ 1.5 on workload a):"
     echo
