@@ -16,7 +16,9 @@ use cairn_core::setup::Shutdown;
 use regex::Regex;
 use tokio::sync::Notify;
 
-use super::{duration, emit};
+use cairn_core::duration;
+
+use super::emit;
 
 /// One `consolidate` line.
 pub(crate) struct Pattern {

@@ -10,7 +10,6 @@
 //! Noisy errors can be consolidated: see [`consolidate`].
 
 pub(crate) mod consolidate;
-pub mod duration;
 mod setup;
 #[cfg(test)]
 mod tests;

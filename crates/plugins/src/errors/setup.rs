@@ -8,7 +8,9 @@ use cairn_corefile::Directive;
 use regex::Regex;
 
 use super::consolidate::{Pattern, Patterns};
-use super::{duration, Errors};
+use cairn_core::duration;
+
+use super::Errors;
 
 /// Longest REGEXP accepted (CoreDNS's limit against huge compiled programs).
 const MAX_REGEXP_LEN: usize = 10_000;

@@ -84,93 +84,17 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Parses a Go duration (`30s`, `1m`, `1h30m`, `1.5h`, `500ms`, `0`), as CoreDNS's options do.
+/// Parses a Go duration (`30s`, `1m`, `1h30m`, `1.5h`, `500ms`, `0`), as CoreDNS's options do;
+/// negative values are refused.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{text}\"");
-    let rest = text.strip_prefix('+').unwrap_or(text);
-    if let Some(negative) = rest.strip_prefix('-') {
-        if !negative.is_empty() && negative.bytes().all(|b| b == b'0' || b == b'.') {
-            return Ok(Duration::ZERO);
-        }
-        return Err(format!("negative duration \"{text}\" is not allowed"));
+    match cairn_core::duration::parse_std(text) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(format!("negative duration \"{text}\" is not allowed")),
+        Err(e) => Err(e.to_string()),
     }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    let mut s = rest;
-    while !s.is_empty() {
-        let num_len = s
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
-        let num = &s[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        let value: f64 = num.parse().map_err(|_| invalid())?;
-        s = &s[num_len..];
-        let unit_len = s
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(s.len(), |(i, _)| i);
-        let unit = &s[..unit_len];
-        s = &s[unit_len..];
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(format!("time: missing unit in duration \"{text}\"")),
-            _ => {
-                return Err(format!(
-                    "time: unknown unit \"{unit}\" in duration \"{text}\""
-                ))
-            }
-        };
-        total += value * scale;
-    }
-    if !total.is_finite() || total > 9.2e9 {
-        return Err(invalid());
-    }
-    Ok(Duration::from_secs_f64(total))
 }
 
 /// Formats a duration the way Go prints one (`1m0s`, `30s`, `1h0m0s`, `500ms`).
 pub(crate) fn go_duration(d: Duration) -> String {
-    if d.is_zero() {
-        return "0s".into();
-    }
-    if d < Duration::from_secs(1) {
-        let ns = d.subsec_nanos();
-        let (ms, us) = (ns / 1_000_000, ns / 1_000);
-        return if ms * 1_000_000 == ns {
-            format!("{ms}ms")
-        } else if us * 1_000 == ns {
-            format!("{us}µs")
-        } else {
-            format!("{ns}ns")
-        };
-    }
-    let secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    let mut sec_text = format!("{}", secs % 60);
-    if frac > 0 {
-        let f = format!("{frac:09}");
-        sec_text.push('.');
-        sec_text.push_str(f.trim_end_matches('0'));
-    }
-    let (h, m) = (secs / 3600, secs / 60 % 60);
-    if h > 0 {
-        format!("{h}h{m}m{sec_text}s")
-    } else if m > 0 {
-        format!("{m}m{sec_text}s")
-    } else {
-        format!("{sec_text}s")
-    }
+    cairn_core::duration::format_std(d)
 }

@@ -8,10 +8,9 @@
 //! shutdown during which DNS and `/health` keep answering so that load balancers move away
 //! first.
 //!
-//! `endpoint` (address checks, one route per address) and `duration` (Go durations) are
+//! `endpoint` (address checks, one route per address) is
 //! also used by `ready` and `prometheus`.
 
-pub mod duration;
 pub mod endpoint;
 pub mod probe;
 mod setup;

@@ -129,7 +129,7 @@ pub async fn run(target: String, metrics: ProbeMetrics, mut shutdown: Shutdown) 
                 cairn_core::warning!(
                     "health",
                     "Local health request to {url:?} took more than 1s: {}",
-                    super::duration::format(elapsed)
+                    cairn_core::duration::format_std(elapsed)
                 );
             }
             Ok(()) => {}

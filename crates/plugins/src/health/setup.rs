@@ -7,7 +7,9 @@ use std::time::Duration;
 use cairn_core::{SetupCtx, SetupError};
 
 use super::endpoint::{address_arg, first_route, split_host_port};
-use super::{duration, probe, HealthPage, DEFAULT_ADDR, PATH};
+use cairn_core::duration;
+
+use super::{probe, HealthPage, DEFAULT_ADDR, PATH};
 
 /// One `health` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +37,8 @@ pub fn parse(
                         arg.text
                     ))
                 })?;
-                lameduck = if parsed.negative {
-                    Duration::ZERO
-                } else {
-                    parsed.value
-                };
+                // A negative lameduck means none, as in CoreDNS.
+                lameduck = u64::try_from(parsed).map_or(Duration::ZERO, Duration::from_nanos);
             }
             _ => return Err(opt.unknown_property()),
         }
@@ -79,7 +78,7 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
                         cairn_core::info!(
                             "health",
                             "Going into lameduck mode for {}",
-                            duration::format(pause)
+                            duration::format_std(pause)
                         );
                         tokio::time::sleep(pause).await;
                     })

@@ -9,7 +9,6 @@ use cairn_core::Plugin;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::duration::{self, DurationError, GoDuration};
 use super::endpoint::{split_host_port, AddressError};
 use super::probe;
 use crate::registry::spec;
@@ -233,70 +232,6 @@ fn host_port_split_like_go() {
         ),
     ] {
         assert_eq!(split_host_port(addr), want, "{addr}");
-    }
-}
-
-#[test]
-fn go_durations_parse() {
-    let ok = |s: &str, ms: u64, negative: bool| {
-        assert_eq!(
-            duration::parse(s),
-            Ok(GoDuration {
-                negative,
-                value: Duration::from_millis(ms)
-            }),
-            "{s}"
-        );
-    };
-    ok("0", 0, false);
-    ok("1s", 1000, false);
-    ok("500ms", 500, false);
-    ok("1m30s", 90_000, false);
-    ok("1.5h", 5_400_000, false);
-    ok(".5s", 500, false);
-    ok("1.s", 1000, false);
-    ok("-2s", 2000, true);
-    ok("+2s", 2000, false);
-    assert_eq!(
-        duration::parse("1500us").unwrap().value,
-        Duration::from_micros(1500)
-    );
-    assert_eq!(
-        duration::parse("1µs").unwrap().value,
-        Duration::from_micros(1)
-    );
-    assert_eq!(
-        duration::parse("7ns").unwrap().value,
-        Duration::from_nanos(7)
-    );
-    assert_eq!(
-        duration::parse("5"),
-        Err(DurationError::MissingUnit("5".into()))
-    );
-    assert_eq!(
-        duration::parse("5d"),
-        Err(DurationError::UnknownUnit("5d".into(), "d".into()))
-    );
-    for bad in ["", "-", "s", ".s", "1s.", "soon"] {
-        assert!(duration::parse(bad).is_err(), "{bad}");
-    }
-}
-
-#[test]
-fn go_durations_print() {
-    for (d, want) in [
-        (Duration::ZERO, "0s"),
-        (Duration::from_nanos(999), "999ns"),
-        (Duration::from_nanos(1500), "1.5µs"),
-        (Duration::from_millis(250), "250ms"),
-        (Duration::from_micros(1_250), "1.25ms"),
-        (Duration::from_secs(1), "1s"),
-        (Duration::from_millis(1500), "1.5s"),
-        (Duration::from_secs(90), "1m30s"),
-        (Duration::from_secs(3600), "1h0m0s"),
-        (Duration::from_secs(3661), "1h1m1s"),
-    ] {
-        assert_eq!(duration::format(d), want);
     }
 }
 

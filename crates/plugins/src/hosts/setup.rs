@@ -11,7 +11,7 @@ use cairn_core::{SetupCtx, SetupError};
 use super::metrics::Metrics;
 use super::reload::Source;
 use super::{hostsfile, Hosts};
-use crate::errors::duration;
+use cairn_core::duration;
 
 /// Default hosts file.
 const DEFAULT_PATH: &str = "/etc/hosts";

@@ -2,8 +2,8 @@
 //! Go durations (`5s`, `1.5h`, `2h45m`, `300ms`) and CoreDNS prints them back in log lines
 //! (`3 errors like '...' occurred in last 5m0s`).
 //!
-//! Shared by `errors` (consolidate), `hosts` (reload) and available to other plugins; it
-//! belongs in `cairn-core` once a core change is possible.
+//! Every plugin option that takes a duration (`errors` consolidate, `hosts`/`file` reload,
+//! `health` lameduck) reads and prints it through this one module.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -272,5 +272,55 @@ mod tests {
         }
         assert_eq!(parse_std("-1s"), Ok(None));
         assert_eq!(format_std(Duration::from_secs(90)), "1m30s");
+    }
+
+    #[test]
+    fn go_forms_parse_with_sign_and_fractions() {
+        let ms = |v: i64| v * 1_000_000;
+        for (text, want) in [
+            ("0", 0),
+            ("1s", ms(1000)),
+            ("500ms", ms(500)),
+            ("1m30s", ms(90_000)),
+            ("1.5h", ms(5_400_000)),
+            (".5s", ms(500)),
+            ("1.s", ms(1000)),
+            ("-2s", -ms(2000)),
+            ("+2s", ms(2000)),
+            ("1500us", 1_500_000),
+            ("1\u{b5}s", 1_000),
+            ("7ns", 7),
+        ] {
+            assert_eq!(parse(text), Ok(want), "{text}");
+        }
+        assert_eq!(parse("5"), Err(DurationError::MissingUnit("5".into())));
+        assert_eq!(
+            parse("5d"),
+            Err(DurationError::UnknownUnit {
+                unit: "d".into(),
+                text: "5d".into()
+            })
+        );
+        for bad in ["", "-", "s", ".s", "1s.", "soon"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn std_durations_print_like_go() {
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1500), "1.5\u{b5}s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_micros(1_250), "1.25ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(3661), "1h1m1s"),
+        ] {
+            assert_eq!(format_std(d), want);
+        }
     }
 }
