@@ -8,6 +8,7 @@
 //! - [`metrics`]: the process-wide metrics registry and Prometheus text exposition.
 //! - [`log`]: log lines in CoreDNS's format (`[INFO] plugin/reload: ...`).
 
+pub mod dns_labels;
 pub mod duration;
 pub mod log;
 pub mod metrics;

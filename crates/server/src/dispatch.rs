@@ -7,10 +7,14 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use futures_util::FutureExt;
 use std::sync::Arc;
 
+use cairn_core::dns_labels::{
+    family_index, family_name, proto_index, proto_name, type_index, type_name, TYPE_COUNT,
+};
 use cairn_core::metrics::{registry, Counter};
 use cairn_core::plugin::{Chain, ServeFuture, Served};
 use cairn_core::request::{Request, ServerInfo};
@@ -54,6 +58,7 @@ pub struct Dispatcher {
     other_classes: bool,
     pub server: Arc<ServerInfo>,
     rejected: Rejected,
+    dropped_requests: DroppedRequests,
     panics: Counter,
 }
 
@@ -95,6 +100,7 @@ impl Dispatcher {
                 dropped: family.with(&[&server.label, "dropped"]),
                 formerr: family.with(&[&server.label, "formerr"]),
             },
+            dropped_requests: DroppedRequests::new(&server.label),
             panics: registry()
                 .counter(
                     "coredns_panics_total",
@@ -160,12 +166,12 @@ impl Dispatcher {
             return Outcome::Reply(req, m);
         }
         if req.info.qclass != CLASS_IN && !self.other_classes {
-            count_dropped(&self.server, &req);
+            self.dropped_requests.count(&req);
             let m = req.reply_rcode(Rcode::REFUSED);
             return Outcome::Reply(req, m);
         }
         let Some(i) = self.route(req.qname_lower.wire(), req.info.qtype) else {
-            count_dropped(&self.server, &req);
+            self.dropped_requests.count(&req);
             let m = req.reply_rcode(Rcode::REFUSED);
             return Outcome::Reply(req, m);
         };
@@ -242,48 +248,46 @@ pub fn finish<'a>(mut req: Box<Request>, result: cairn_core::ServeResult) -> Out
     }
 }
 
-fn count_dropped(server: &ServerInfo, req: &Request) {
-    let family = registry().counter(
-        "coredns_dns_requests_total",
-        "Counter of DNS requests made per zone, protocol and family.",
-        &["server", "zone", "view", "proto", "family", "type"],
-    );
-    let fam = if req.client.is_ipv4() { "1" } else { "2" };
-    family
-        .with(&[
-            &server.label,
-            "dropped",
-            "",
-            req.proto.as_str(),
-            fam,
-            type_label(req.info.qtype),
-        ])
-        .inc();
+/// `coredns_dns_requests_total{zone="dropped"}` for queries no chain saw, with one handle per
+/// (proto, family, type) resolved the first time it is needed, so counting takes no lock and
+/// allocates nothing afterwards.
+struct DroppedRequests {
+    server: String,
+    slots: Vec<OnceLock<Counter>>,
 }
 
-/// The `type` label value CoreDNS uses for a query type.
-pub fn type_label(t: RType) -> &'static str {
-    match t {
-        RType::A => "A",
-        RType::AAAA => "AAAA",
-        RType::CNAME => "CNAME",
-        RType::DNSKEY => "DNSKEY",
-        RType::DS => "DS",
-        RType::MX => "MX",
-        RType::NSEC => "NSEC",
-        RType::NSEC3 => "NSEC3",
-        RType::NS => "NS",
-        RType::PTR => "PTR",
-        RType::RRSIG => "RRSIG",
-        RType::SOA => "SOA",
-        RType::SRV => "SRV",
-        RType::TXT => "TXT",
-        RType::HTTPS => "HTTPS",
-        RType::SVCB => "SVCB",
-        RType::IXFR => "IXFR",
-        RType::AXFR => "AXFR",
-        RType::ANY => "ANY",
-        _ => "other",
+impl DroppedRequests {
+    fn new(server: &str) -> Self {
+        DroppedRequests {
+            server: server.to_string(),
+            slots: (0..2 * 2 * TYPE_COUNT).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn count(&self, req: &Request) {
+        let (p, f, t) = (
+            proto_index(req.proto),
+            family_index(&req.client),
+            type_index(req.info.qtype),
+        );
+        self.slots[(p * 2 + f) * TYPE_COUNT + t]
+            .get_or_init(|| {
+                registry()
+                    .counter(
+                        "coredns_dns_requests_total",
+                        "Counter of DNS requests made per zone, protocol and family.",
+                        &["server", "zone", "view", "proto", "family", "type"],
+                    )
+                    .with(&[
+                        &self.server,
+                        "dropped",
+                        "",
+                        proto_name(p),
+                        family_name(f),
+                        type_name(t),
+                    ])
+            })
+            .inc();
     }
 }
 

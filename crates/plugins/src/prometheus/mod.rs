@@ -10,7 +10,6 @@
 //! `coredns_plugin_enabled` and the `process_*` set (`process`).
 
 pub mod families;
-pub mod labels;
 pub mod process;
 pub mod series;
 mod setup;
@@ -31,10 +30,10 @@ use cairn_core::wire::{encode, Message, Name, OptRef, QuestionRef, Rcode};
 use cairn_core::zones::longest_match;
 use cairn_core::{Next, Plugin, Request, ServeResult, Served};
 
-use families::DnsFamilies;
-use labels::{
+use cairn_core::dns_labels::{
     family_index, family_name, proto_index, proto_name, rcode_slot, type_index, type_name,
 };
+use families::DnsFamilies;
 use series::{with_slot, SeriesTable, ZoneSeries};
 
 /// The path, fixed as in CoreDNS.

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use cairn_core::metrics::{Counter, Histogram};
 
-use super::labels::{RCODE_SLOTS, TYPE_COUNT};
+use cairn_core::dns_labels::{RCODE_SLOTS, TYPE_COUNT};
 
 /// Number of listener labels with their own table; queries from more listeners than this
 /// are recorded through the slower label lookup.

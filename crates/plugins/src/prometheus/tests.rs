@@ -12,11 +12,11 @@ use cairn_core::testing::{query_from, run, setup, StubNext};
 use cairn_core::wire::{Name, RType, Rcode};
 use cairn_core::{Next, Plugin, Proto, Request, Served};
 
-use super::labels::{type_label, TYPES};
 use super::process::{parse_btime, parse_limit, parse_stat, parse_status_kb, ProcessStats, Stat};
 use super::{record_enabled, reset_enabled, MetricsPage, CONTENT_TYPE};
 use crate::health::tests::setup_blocks;
 use crate::registry::spec;
+use cairn_core::dns_labels::{type_label, TYPES};
 
 const V4: &str = "10.240.0.1:40212";
 const V6: &str = "[2001:db8::1]:53000";

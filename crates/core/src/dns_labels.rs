@@ -1,11 +1,11 @@
-//! Label values of the DNS families, as small indexes so that series handles can sit in
-//! arrays: the query type (CoreDNS tracks 19 types by name and lumps the rest as `other`),
+//! Label values of the `coredns_dns_*` families, as small indexes so that series handles can
+//! sit in arrays (used by `prometheus` and by the server for queries dropped before a chain): the query type (CoreDNS tracks 19 types by name and lumps the rest as `other`),
 //! the transport, the address family and the response code.
 
 use std::net::{IpAddr, SocketAddr};
 
-use cairn_core::wire::{RType, Rcode};
-use cairn_core::Proto;
+use crate::request::Proto;
+use crate::wire::{RType, Rcode};
 
 /// The query types with their own `type` label value, in index order.
 pub const TYPES: [RType; 19] = [
