@@ -13,6 +13,7 @@ pub mod errors;
 pub mod file;
 pub mod health;
 pub mod hosts;
+pub mod kubernetes;
 pub mod log;
 pub mod minimal;
 pub mod prometheus;

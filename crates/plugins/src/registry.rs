@@ -78,7 +78,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("azure"),
     not_yet("clouddns"),
     not_yet("k8s_external"),
-    not_yet("kubernetes"),
+    has("kubernetes", crate::kubernetes::setup, true),
     has("file", crate::file::setup, false),
     not_yet("auto"),
     not_yet("secondary"),

@@ -1,0 +1,3 @@
+//! The kubernetes plugin (placeholder being replaced).
+mod setup;
+pub use setup::setup;
