@@ -171,6 +171,9 @@ pub struct InstanceParts {
     pub http: Vec<HttpRoute>,
     pub shutdown_hooks: Vec<(&'static str, ShutdownHook)>,
     pub readiness: Arc<Readiness>,
+    /// Futures the server awaits, after starting this instance's services and before it
+    /// serves queries with it (first start) or swaps it in (reload).
+    pub startup_gates: Vec<(&'static str, BoxFuture)>,
 }
 
 /// Per-block settings that configuration-only plugins change.
@@ -256,6 +259,13 @@ impl<'a> SetupCtx<'a> {
     /// Runs `hook` at final shutdown, in registry order, while DNS is still served.
     pub fn on_shutdown(&mut self, name: &'static str, hook: ShutdownHook) {
         self.parts.shutdown_hooks.push((name, hook));
+    }
+
+    /// Holds back serving with this instance until `gate` completes. The instance's services
+    /// are already running while the gate is awaited (a watcher can sync); on reload the old
+    /// instance keeps answering meanwhile. The gate must bound its own wait (a timeout).
+    pub fn add_startup_gate(&mut self, name: &'static str, gate: BoxFuture) {
+        self.parts.startup_gates.push((name, gate));
     }
 
     /// This instance's readiness registry.

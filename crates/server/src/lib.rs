@@ -143,9 +143,29 @@ impl Server {
                 }
             }
         }
-        self.http
-            .apply(&inst.parts.http)
-            .map_err(|e| StartError::Config(vec![e]))?;
+        // On first start the probe endpoints come up before any startup gate, so /health
+        // answers while the instance waits (as CoreDNS); on reload they switch with the swap.
+        let first_start = self.running.digest.is_empty();
+        if first_start {
+            self.http
+                .apply(&inst.parts.http)
+                .map_err(|e| StartError::Config(vec![e]))?;
+        }
+
+        // Start the new instance's services beside the old ones, then wait for its gates
+        // (a kubernetes watch syncing) before it answers a query.
+        let (shutdown, trigger) = Shutdown::new();
+        let mut services = Vec::with_capacity(inst.parts.services.len());
+        for s in inst.parts.services {
+            services.push(tokio::spawn((s.run)(shutdown.clone())));
+        }
+        futures_util::future::join_all(inst.parts.startup_gates.into_iter().map(|(_, g)| g)).await;
+        if !first_start {
+            if let Err(e) = self.http.apply(&inst.parts.http) {
+                trigger.fire();
+                return Err(StartError::Config(vec![e]));
+            }
+        }
 
         // Swap: publish new dispatchers, start new listeners, drop removed ones.
         let mut next = BTreeMap::new();
@@ -176,24 +196,18 @@ impl Server {
         // Listeners not in the new configuration: dropping the sender lets their tasks drain.
         self.listeners = next;
 
-        // Stop the old instance's services, start the new ones.
-        let (shutdown, trigger) = Shutdown::new();
+        // Stop the old instance's services; the new ones already run.
         let old = std::mem::replace(
             &mut self.running,
             Running {
                 trigger,
-                services: Vec::new(),
+                services,
                 shutdown_hooks: inst.parts.shutdown_hooks,
                 readiness: inst.parts.readiness,
                 digest: inst.digest,
             },
         );
         old.trigger.fire();
-        for s in inst.parts.services {
-            self.running
-                .services
-                .push(tokio::spawn((s.run)(shutdown.clone())));
-        }
         Ok(())
     }
 
@@ -243,5 +257,75 @@ impl Server {
         })
         .await;
         self.http.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::setup::{PluginSpec, SetupCtx};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+    use std::time::Duration;
+
+    static SERVICE_STARTED: AtomicBool = AtomicBool::new(false);
+    /// 0 = gate not finished, 1 = saw the service running, 2 = timed out waiting for it.
+    static GATE: AtomicU8 = AtomicU8::new(0);
+
+    fn gated_setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
+        ctx.add_service(
+            "gated",
+            Box::new(|_shutdown| {
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    SERVICE_STARTED.store(true, Ordering::SeqCst);
+                })
+            }),
+        );
+        ctx.add_startup_gate(
+            "gated",
+            Box::pin(async {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+                while !SERVICE_STARTED.load(Ordering::SeqCst) {
+                    if tokio::time::Instant::now() > deadline {
+                        GATE.store(2, Ordering::SeqCst);
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                GATE.store(1, Ordering::SeqCst);
+            }),
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn startup_gate_runs_with_services_started_and_holds_back_the_start() {
+        let table = vec![(
+            "gated",
+            Some(PluginSpec {
+                name: "gated",
+                setup: gated_setup,
+                once: false,
+            }),
+        )];
+        let names = ["gated"];
+        let corefile = cairn_corefile::parse(
+            "Corefile",
+            "example.org:0 {\n    gated\n}\n",
+            &cairn_corefile::ParseOptions::new(&names),
+        );
+        let corefile = corefile.expect("corefile parses");
+        let opts = Options {
+            dns_port: 0,
+            table,
+            config_dir: std::env::temp_dir(),
+        };
+        let server = Server::start(&corefile, opts).await.expect("server starts");
+        assert_eq!(
+            GATE.load(Ordering::SeqCst),
+            1,
+            "start returned before the gate finished, or the gate never saw the service"
+        );
+        server.shutdown().await;
     }
 }
