@@ -164,6 +164,21 @@ pub struct BlockInfo {
     pub port: u16,
 }
 
+/// One block as served on one listener, handed to [`InstalledHook`]s once an instance serves.
+#[derive(Debug, Clone)]
+pub struct InstalledBlock {
+    /// The listener's label as CoreDNS prints it (`dns://:53`, `dns://127.0.0.1:53`).
+    pub server: String,
+    /// The zones the block serves on that listener.
+    pub zones: Vec<Name>,
+    /// Every directive used in the block, in execution order.
+    pub plugins: Vec<&'static str>,
+}
+
+/// Runs once an instance has been swapped in, with every block on every listener (used by
+/// `prometheus` for `coredns_plugin_enabled`, which must describe what actually serves).
+pub type InstalledHook = Box<dyn FnOnce(&[InstalledBlock]) + Send>;
+
 /// Everything collected while setting up one instance (all blocks).
 #[derive(Default)]
 pub struct InstanceParts {
@@ -174,6 +189,8 @@ pub struct InstanceParts {
     /// Futures the server awaits, after starting this instance's services and before it
     /// serves queries with it (first start) or swaps it in (reload).
     pub startup_gates: Vec<(&'static str, BoxFuture)>,
+    /// Hooks run after the swap; at most one per name.
+    pub installed_hooks: Vec<(&'static str, InstalledHook)>,
 }
 
 /// Per-block settings that configuration-only plugins change.
@@ -266,6 +283,14 @@ impl<'a> SetupCtx<'a> {
     /// instance keeps answering meanwhile. The gate must bound its own wait (a timeout).
     pub fn add_startup_gate(&mut self, name: &'static str, gate: BoxFuture) {
         self.parts.startup_gates.push((name, gate));
+    }
+
+    /// Runs `hook` once this instance serves. Only the first hook registered under `name` in
+    /// an instance is kept, so a plugin used in several blocks reports once.
+    pub fn on_installed(&mut self, name: &'static str, hook: InstalledHook) {
+        if !self.parts.installed_hooks.iter().any(|(n, _)| *n == name) {
+            self.parts.installed_hooks.push((name, hook));
+        }
     }
 
     /// This instance's readiness registry.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cairn_core::plugin::{Chain, Plugin};
 use cairn_core::setup::{
-    BlockInfo, BlockSettings, InstanceParts, PluginSpec, SetupCtx, SetupError,
+    BlockInfo, BlockSettings, InstalledBlock, InstanceParts, PluginSpec, SetupCtx, SetupError,
 };
 use cairn_core::wire::Name;
 use cairn_corefile::{Corefile, Directive, Transport};
@@ -60,6 +60,8 @@ pub struct Instance {
     /// For each listener, the blocks and the zones they serve there.
     pub listeners: BTreeMap<ListenKey, BlockZones>,
     pub parts: InstanceParts,
+    /// Every block on every listener, for the installed hooks.
+    pub installed: Vec<InstalledBlock>,
     /// Digest of the Corefile's tokens (reload compares it).
     pub digest: String,
 }
@@ -69,6 +71,8 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
     let mut errors = Vec::new();
     let mut parts = InstanceParts::default();
     let mut blocks = Vec::new();
+    // Directive names per block, by block position in `blocks`.
+    let mut block_plugins: Vec<Vec<&'static str>> = Vec::new();
     let mut listeners: BTreeMap<ListenKey, BlockZones> = BTreeMap::new();
     // (listen key, zone) -> where it was defined, to refuse duplicates.
     let mut defined: BTreeMap<(ListenKey, Vec<u8>), ()> = BTreeMap::new();
@@ -151,9 +155,12 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
                 errors.push(e);
             }
         }
-        for h in &handlers {
-            if h.ready().is_some() {
-                parts.readiness.register(h.clone());
+        // Like CoreDNS, `ready` reports on the plugins of the blocks that use it.
+        if settings.directives.contains(&"ready") {
+            for h in &handlers {
+                if h.ready().is_some() {
+                    parts.readiness.register(h.clone());
+                }
             }
         }
         let block = Arc::new(Block {
@@ -191,6 +198,7 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
             }
         }
         blocks.push(block);
+        block_plugins.push(settings.directives.clone());
     }
 
     // A bound and an unbound listener on the same port serving the same zone conflict.
@@ -222,11 +230,28 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
         }
     }
 
+    let mut installed = Vec::new();
+    for (lk, served) in &listeners {
+        for (block, zones) in served {
+            let plugins = blocks
+                .iter()
+                .position(|b| Arc::ptr_eq(b, block))
+                .map(|i| block_plugins[i].clone())
+                .unwrap_or_default();
+            installed.push(InstalledBlock {
+                server: lk.label(),
+                zones: zones.clone(),
+                plugins,
+            });
+        }
+    }
+
     if errors.is_empty() {
         Ok(Instance {
             blocks,
             listeners,
             parts,
+            installed,
             digest: corefile.digest_hex(),
         })
     } else {

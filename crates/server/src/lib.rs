@@ -208,6 +208,9 @@ impl Server {
             },
         );
         old.trigger.fire();
+        for (_, hook) in inst.parts.installed_hooks {
+            hook(&inst.installed);
+        }
         Ok(())
     }
 

@@ -48,5 +48,16 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     if first_route(ctx, PATH, &addr) {
         ctx.add_http(addr, PATH, Arc::new(MetricsPage), at);
     }
+    // Once the instance serves: replace the previous instance's `coredns_plugin_enabled`
+    // series with one per plugin of every block that uses prometheus (as CoreDNS).
+    ctx.on_installed(
+        "prometheus",
+        Box::new(|blocks| {
+            families::reset_enabled();
+            for b in blocks.iter().filter(|b| b.plugins.contains(&"prometheus")) {
+                families::record_enabled(&b.server, &b.zones, &b.plugins);
+            }
+        }),
+    );
     Ok(())
 }
