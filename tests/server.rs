@@ -479,3 +479,31 @@ fn file_zone_is_served_over_udp_and_tcp() {
         assert_eq!(r.authorities[0].record_type(), RecordType::SOA, "{r}");
     }
 }
+
+#[test]
+fn banner_lists_each_zone_and_port_like_coredns() {
+    let srv = Server::start(
+        "example.org:{PORT} example.com:{PORT} {\n    whoami\n}\n\
+         example.net:{PORT} {\n    bind 127.0.0.1\n    whoami\n}\n",
+    );
+    let port = srv.port;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let out = loop {
+        let out = srv.stdout();
+        if out.contains("Cairn-") || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        format!("example.com.:{port}"),
+        format!("example.org.:{port}"),
+        format!("example.net.:{port} on 127.0.0.1"),
+    ] {
+        assert!(
+            lines.contains(&want.as_str()),
+            "missing {want:?} in:\n{out}"
+        );
+    }
+}

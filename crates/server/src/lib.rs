@@ -41,6 +41,8 @@ struct Listener {
     tcp: Arc<TcpListener>,
     tx: watch::Sender<Arc<Dispatcher>>,
     local: SocketAddr,
+    /// The zones served on this listener (for the banner).
+    zones: Vec<cairn_core::wire::Name>,
 }
 
 struct Running {
@@ -170,10 +172,13 @@ impl Server {
         // Swap: publish new dispatchers, start new listeners, drop removed ones.
         let mut next = BTreeMap::new();
         for (key, blocks) in inst.listeners {
+            let zones: Vec<cairn_core::wire::Name> =
+                blocks.iter().flat_map(|(_, z)| z.iter().cloned()).collect();
             let info = Arc::new(ServerInfo { label: key.label() });
             let d = Arc::new(Dispatcher::new(info, blocks));
-            if let Some(l) = self.listeners.remove(&key) {
+            if let Some(mut l) = self.listeners.remove(&key) {
                 let _ = l.tx.send(d);
+                l.zones = zones;
                 next.insert(key, l);
             } else if let Some((udp, tcp_l, local)) = fresh.remove(&key) {
                 let (tx, rx) = watch::channel(d);
@@ -189,6 +194,7 @@ impl Server {
                         tcp: tcp_l,
                         tx,
                         local,
+                        zones,
                     },
                 );
             }
@@ -231,12 +237,22 @@ impl Server {
         self.http.local_addr(addr)
     }
 
-    /// The server labels and bound addresses, for the startup banner.
+    /// The startup banner as CoreDNS prints it: per listener, its zones sorted, each as
+    /// `zone:port`, or `zone:port on ip` for a listener bound to one address.
     pub fn banner_lines(&self) -> Vec<String> {
-        self.listeners
-            .keys()
-            .map(|k| k.label().trim_start_matches("dns://").to_string())
-            .collect()
+        let mut out = Vec::new();
+        for (key, l) in &self.listeners {
+            let mut zones: Vec<String> = l.zones.iter().map(ToString::to_string).collect();
+            zones.sort();
+            zones.dedup();
+            for z in zones {
+                match key.addr {
+                    None => out.push(format!("{z}:{}", key.port)),
+                    Some(ip) => out.push(format!("{z}:{} on {ip}", key.port)),
+                }
+            }
+        }
+        out
     }
 
     /// Graceful stop: readiness goes false, shutdown hooks run while DNS is still served

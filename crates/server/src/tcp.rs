@@ -44,6 +44,9 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let domain = socket2::Domain::for_address(addr);
     let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     s.set_reuse_address(true)?;
+    // As CoreDNS: lets a listener bound to one address share its port with a wildcard
+    // listener of another block (the kernel gives each connection to the most specific one).
+    s.set_reuse_port(true)?;
     if addr.is_ipv6() {
         s.set_only_v6(false).ok();
     }
