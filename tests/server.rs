@@ -507,3 +507,15 @@ fn banner_lists_each_zone_and_port_like_coredns() {
         );
     }
 }
+
+#[test]
+fn bind_except_applies_to_its_own_line_only() {
+    // The first line excludes its only address; the second line still binds it (CoreDNS
+    // applies `except` per `bind` line).
+    let srv = Server::start(
+        "example.org:{PORT} {\n    bind 127.0.0.1 {\n        except 127.0.0.1\n    }\n    bind 127.0.0.1\n    whoami\n}\n",
+    );
+    let r = srv.query_udp(&query("a.example.org.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r}");
+    assert_eq!(r.additionals.len(), 2, "{r}");
+}

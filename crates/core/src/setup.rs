@@ -193,13 +193,18 @@ pub struct InstanceParts {
     pub installed_hooks: Vec<(&'static str, InstalledHook)>,
 }
 
+/// One `bind` line: its addresses or interface names, minus its own `except` items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindLine {
+    pub addrs: Vec<String>,
+    pub except: Vec<String>,
+}
+
 /// Per-block settings that configuration-only plugins change.
 #[derive(Debug, Clone, Default)]
 pub struct BlockSettings {
-    /// Listen addresses from `bind` (empty = wildcard).
-    pub bind: Vec<String>,
-    /// Addresses removed by `bind { except ... }`.
-    pub bind_except: Vec<String>,
+    /// One entry per `bind` line (empty = wildcard).
+    pub bind: Vec<BindLine>,
     /// Base directory for relative file names, from `root`.
     pub root: Option<PathBuf>,
     /// Names of the directives used in this block (for `chaos`/`forward` class checks).

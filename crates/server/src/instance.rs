@@ -280,11 +280,13 @@ fn listen_addrs(settings: &BlockSettings) -> Result<Vec<Option<IpAddr>>, String>
         }
         Ok(out)
     };
-    let except = expand(&settings.bind_except)?;
     let mut out: Vec<Option<IpAddr>> = Vec::new();
-    for ip in expand(&settings.bind)? {
-        if !except.contains(&ip) && !out.contains(&Some(ip)) {
-            out.push(Some(ip));
+    for line in &settings.bind {
+        let except = expand(&line.except)?;
+        for ip in expand(&line.addrs)? {
+            if !except.contains(&ip) && !out.contains(&Some(ip)) {
+                out.push(Some(ip));
+            }
         }
     }
     if out.is_empty() {

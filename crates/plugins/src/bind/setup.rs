@@ -1,12 +1,13 @@
 //! Parses `bind ADDRESS|IFACE ... { except ADDRESS|IFACE ... }`.
 
+use cairn_core::setup::BindLine;
 use cairn_core::{SetupCtx, SetupError};
 use cairn_corefile::Token;
 
 use super::address;
 
-/// Every `bind` line adds its addresses to the block's listen list and its `except` items to
-/// the block's exclusions. No query handler.
+/// Every `bind` line adds its addresses, minus that line's `except` items (as CoreDNS), to the
+/// block's listen list. No query handler.
 pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     for d in ctx.directives {
         if d.args.is_empty() {
@@ -25,8 +26,7 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
             }
             except.extend(checked(&opt.args)?);
         }
-        ctx.settings.bind.extend(addrs);
-        ctx.settings.bind_except.extend(except);
+        ctx.settings.bind.push(BindLine { addrs, except });
     }
     Ok(())
 }

@@ -1,43 +1,55 @@
+use cairn_core::setup::BindLine;
 use cairn_core::testing::setup;
 
 use super::address::check;
 use crate::registry::spec;
 
+fn line(addrs: &[&str], except: &[&str]) -> BindLine {
+    BindLine {
+        addrs: addrs.iter().map(ToString::to_string).collect(),
+        except: except.iter().map(ToString::to_string).collect(),
+    }
+}
+
 #[test]
-fn collects_addresses_and_exclusions() {
-    for (corefile, bind, except) in [
-        (". {\n bind 1.2.3.4\n}", vec!["1.2.3.4"], vec![]),
-        (". {\n bind 1.2.3.4 ::5\n}", vec!["1.2.3.4", "::5"], vec![]),
+fn collects_addresses_and_exclusions_per_line() {
+    for (corefile, want) in [
+        (". {\n bind 1.2.3.4\n}", vec![line(&["1.2.3.4"], &[])]),
+        (
+            ". {\n bind 1.2.3.4 ::5\n}",
+            vec![line(&["1.2.3.4", "::5"], &[])],
+        ),
         (
             ". {\n bind ::1 1.2.3.4 ::5 127.9.9.0\n}",
-            vec!["::1", "1.2.3.4", "::5", "127.9.9.0"],
-            vec![],
+            vec![line(&["::1", "1.2.3.4", "::5", "127.9.9.0"], &[])],
         ),
-        (". {\n bind 1.2.3.4 lo\n}", vec!["1.2.3.4", "lo"], vec![]),
+        (
+            ". {\n bind 1.2.3.4 lo\n}",
+            vec![line(&["1.2.3.4", "lo"], &[])],
+        ),
         (
             ". {\n bind 127.0.0.1\n bind ::1\n}",
-            vec!["127.0.0.1", "::1"],
-            vec![],
+            vec![line(&["127.0.0.1"], &[]), line(&["::1"], &[])],
         ),
         (
             ". {\n bind lo {\n  except 127.0.0.1\n }\n}",
-            vec!["lo"],
-            vec!["127.0.0.1"],
+            vec![line(&["lo"], &["127.0.0.1"])],
         ),
         (
+            // An `except` belongs to its own line: 192.0.2.1 is not excluded by the first.
             ". {\n bind eth0 lo {\n  except 10.0.0.1 fe80::1\n  except lo\n }\n bind 192.0.2.1\n}",
-            vec!["eth0", "lo", "192.0.2.1"],
-            vec!["10.0.0.1", "fe80::1", "lo"],
+            vec![
+                line(&["eth0", "lo"], &["10.0.0.1", "fe80::1", "lo"]),
+                line(&["192.0.2.1"], &[]),
+            ],
         ),
         (
             ". {\n bind eth0.100 br-1a2b_c ens3\n}",
-            vec!["eth0.100", "br-1a2b_c", "ens3"],
-            vec![],
+            vec![line(&["eth0.100", "br-1a2b_c", "ens3"], &[])],
         ),
     ] {
         let s = setup(spec("bind"), corefile, None).unwrap();
-        assert_eq!(s.settings.bind, bind, "{corefile}");
-        assert_eq!(s.settings.bind_except, except, "{corefile}");
+        assert_eq!(s.settings.bind, want, "{corefile}");
         assert!(s.plugins.is_empty(), "bind adds no handler");
     }
 }
