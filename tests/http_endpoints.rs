@@ -41,7 +41,9 @@ fn plugin_enabled_follows_the_serving_configuration_across_a_reload() {
     );
     let srv = Server::start(&corefile);
     let port = srv.port;
-    let r = srv.query_udp(&query("a.example.org.", RecordType::A));
+    let q = query("a.example.org.", RecordType::A);
+    let raw = srv.udp().query_raw(&to_wire(&q), q.metadata.id);
+    let r = parse(&raw);
     assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r}");
 
     let whoami = enabled_line(port, "example.org.", "whoami");
@@ -59,6 +61,16 @@ fn plugin_enabled_follows_the_serving_configuration_across_a_reload() {
             "coredns_dns_requests_total{{server=\"dns://:{port}\",zone=\"example.org.\",view=\"\",proto=\"udp\",family=\"1\",type=\"A\"}}"
         ))),
         "{body}"
+    );
+
+    // The response size is that of the bytes the client received.
+    let size_line = format!(
+        "coredns_dns_response_size_bytes_sum{{server=\"dns://:{port}\",zone=\"example.org.\",view=\"\",proto=\"udp\"}} {}",
+        raw.len()
+    );
+    assert!(
+        body.lines().any(|l| l == size_line),
+        "want {size_line}\n{body}"
     );
 
     // Reload with `chaos` instead of `whoami`: the series follow the new configuration.

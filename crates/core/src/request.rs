@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::wire::{Flags, Message, Name, NameBuf, QueryInfo, RType, Rcode};
+use crate::wire::message::HEADER_LEN;
+use crate::wire::{
+    encode, Encoded, Flags, Message, Name, NameBuf, OptRef, QueryInfo, QuestionRef, RType, Rcode,
+};
 
 /// Transport the query arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +57,10 @@ pub struct Request {
     pub server: Arc<ServerInfo>,
     /// Spare message lent to whoever builds the reply.
     spare: Message,
+    /// Observes the size of the reply as written (set by `prometheus` for
+    /// `coredns_dns_response_size_bytes`); the server takes it when it encodes the reply, so
+    /// the size is that of the bytes sent and the reply is encoded once.
+    pub reply_size_observer: Option<crate::metrics::Histogram>,
 }
 
 impl Request {
@@ -71,6 +78,7 @@ impl Request {
             zone: Name::root(),
             server,
             spare: Message::default(),
+            reply_size_observer: None,
         }
     }
 
@@ -158,6 +166,37 @@ impl Request {
         let mut m = self.reply();
         m.rcode = rcode;
         m
+    }
+
+    /// Encodes `msg` as the reply to this query into `out` (appended): the question as asked,
+    /// the client's OPT mirrored (or a bare OPT for an extended rcode), compressed and
+    /// truncated to what the client accepts. Feeds and clears [`Self::reply_size_observer`].
+    pub fn encode_reply(&mut self, msg: &Message, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        let question = (!self.info.question.is_empty()).then(|| QuestionRef {
+            name: self.info.qname.wire(),
+            qtype: self.info.qtype,
+            qclass: self.info.qclass,
+        });
+        let opt = match self.info.edns {
+            Some(e) => Some(OptRef {
+                udp_size: e.udp_size.max(512),
+                dnssec_ok: e.dnssec_ok,
+                options: msg.edns.as_ref().map_or(&[][..], |e| &e.options),
+            }),
+            None if msg.rcode.0 > 15 => Some(OptRef {
+                udp_size: 512,
+                dnssec_ok: false,
+                options: &[],
+            }),
+            None => None,
+        };
+        let limit = self.max_reply_size().max(HEADER_LEN);
+        let encoded = encode(msg, question, opt, limit, out);
+        if let Some(h) = self.reply_size_observer.take() {
+            h.observe((out.len() - start) as f64);
+        }
+        encoded
     }
 
     /// Gives a written reply's storage back for the next query.

@@ -19,12 +19,9 @@ use cairn_core::metrics::{registry, Counter};
 use cairn_core::plugin::{Chain, ServeFuture, Served};
 use cairn_core::request::{Request, ServerInfo};
 use cairn_core::setup::BlockInfo;
-use cairn_core::wire::message::HEADER_LEN;
 use cairn_core::wire::name::parent_wire;
 use cairn_core::wire::types::OPCODE_QUERY;
-use cairn_core::wire::{
-    self, Message, Name, OptRef, QueryError, QuestionRef, RType, Rcode, CLASS_IN,
-};
+use cairn_core::wire::{Message, Name, QueryError, RType, Rcode, CLASS_IN};
 
 /// One server block after setup: its chain and zones.
 pub struct Block {
@@ -289,31 +286,6 @@ impl DroppedRequests {
             })
             .inc();
     }
-}
-
-/// Encodes `msg` as the reply to `req` at the end of `out`: the question as asked (case kept),
-/// an OPT mirroring the query's when it had one, truncated to the client's limit.
-pub fn write_reply(req: &Request, msg: &Message, out: &mut Vec<u8>) -> wire::Encoded {
-    let question = (!req.info.question.is_empty()).then(|| QuestionRef {
-        name: req.info.qname.wire(),
-        qtype: req.info.qtype,
-        qclass: req.info.qclass,
-    });
-    let opt = req.info.edns.map(|e| OptRef {
-        udp_size: e.udp_size.max(512),
-        dnssec_ok: e.dnssec_ok,
-        options: msg.edns.as_ref().map_or(&[][..], |e| &e.options),
-    });
-    let opt = match opt {
-        None if msg.rcode.0 > 15 => Some(OptRef {
-            udp_size: 512,
-            dnssec_ok: false,
-            options: &[],
-        }),
-        o => o,
-    };
-    let limit = req.max_reply_size().max(HEADER_LEN);
-    wire::encode(msg, question, opt, limit, out)
 }
 
 /// Tiny extension so plugins (acl `drop`) can ask for silence.

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use cairn_core::request::{Proto, Request};
 use cairn_core::wire::Message;
 
-use crate::dispatch::{finish, write_reply, Dispatcher, Outcome};
+use crate::dispatch::{finish, Dispatcher, Outcome};
 
 /// Limits for TCP serving.
 #[derive(Debug, Clone, Copy)]
@@ -125,7 +125,7 @@ async fn connection(
                 req.proto = Proto::Tcp;
                 req.received = std::time::Instant::now();
                 match d.handle(req) {
-                    Outcome::Reply(req, msg) => send(&mut wr, &req, &msg, &mut out).await?,
+                    Outcome::Reply(mut req, msg) => send(&mut wr, &mut req, &msg, &mut out).await?,
                     Outcome::Drop(_) => {}
                     Outcome::Pending(f) => pending.push(f),
                 }
@@ -147,8 +147,8 @@ async fn connection(
                     }
                 }
                 Some((req, result)) = pending.next(), if !pending.is_empty() => {
-                    if let Outcome::Reply(req, msg) = finish(req, result) {
-                        send(&mut wr, &req, &msg, &mut out).await?;
+                    if let Outcome::Reply(mut req, msg) = finish(req, result) {
+                        send(&mut wr, &mut req, &msg, &mut out).await?;
                     }
                     deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 }
@@ -179,13 +179,13 @@ fn complete_frame(buf: &[u8]) -> Option<usize> {
 
 async fn send(
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
-    req: &Request,
+    req: &mut Request,
     msg: &Message,
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
     out.clear();
     out.extend_from_slice(&[0, 0]);
-    write_reply(req, msg, out);
+    req.encode_reply(msg, out);
     let len = (out.len() - 2) as u16;
     out[..2].copy_from_slice(&len.to_be_bytes());
     wr.write_all(out).await

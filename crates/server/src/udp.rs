@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use cairn_core::request::{Proto, Request};
 
-use crate::dispatch::{finish, write_reply, Dispatcher, Outcome};
+use crate::dispatch::{finish, Dispatcher, Outcome};
 use crate::sys::{self, RecvBatch, BATCH};
 
 /// Binds `n` UDP sockets sharing `addr` through `SO_REUSEPORT`.
@@ -104,11 +104,10 @@ async fn generation(socket: Arc<UdpSocket>, mut current: watch::Receiver<Arc<Dis
                     req.proto = Proto::Udp;
                     req.received = std::time::Instant::now();
                     match d.handle(req) {
-                        Outcome::Reply(req, msg) => {
+                        Outcome::Reply(mut req, msg) => {
                             let mut out = spare_out.pop().unwrap_or_default();
                             out.clear();
-                            write_reply(&req, &msg, &mut out);
-                            let mut req = req;
+                            req.encode_reply(&msg, &mut out);
                             req.recycle(msg);
                             slots.push(Slot { req, out });
                         }
@@ -122,7 +121,7 @@ async fn generation(socket: Arc<UdpSocket>, mut current: watch::Receiver<Arc<Dis
                 if let Outcome::Reply(mut req, msg) = finish(req, result) {
                     let mut out = spare_out.pop().unwrap_or_default();
                     out.clear();
-                    write_reply(&req, &msg, &mut out);
+                    req.encode_reply(&msg, &mut out);
                     let _ = socket.try_send_to(&out, req.client);
                     req.recycle(msg);
                     spare_out.push(out);

@@ -19,14 +19,12 @@ mod tests;
 pub use families::{panics, record_enabled, reset_enabled};
 pub use setup::setup;
 
-use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use cairn_core::metrics::{registry, Counter};
 use cairn_core::setup::{HttpHandler, HttpResponse};
-use cairn_core::wire::message::HEADER_LEN;
-use cairn_core::wire::{encode, Message, Name, OptRef, QuestionRef, Rcode};
+use cairn_core::wire::{Name, Rcode};
 use cairn_core::zones::longest_match;
 use cairn_core::{Next, Plugin, Request, ServeResult, Served};
 
@@ -105,14 +103,15 @@ impl Prometheus {
             .unwrap_or(self.zones.len())
     }
 
-    fn record(&self, req: &Request, result: &ServeResult, q: Query) {
+    fn record(&self, req: &mut Request, result: &ServeResult, q: Query) {
         let seconds = q.start.elapsed().as_secs_f64();
         // Like CoreDNS's recorder: a result without a reply (an error the server turns into
-        // SERVFAIL, or a dropped query) has no writer and size 0.
-        let (rcode, plugin, response_size) = match result {
-            Ok(m) if m.rcode == Rcode::DROP => (Rcode::NOERROR, None, 0),
-            Ok(m) => (m.rcode, Some(q.first.unwrap_or("")), reply_size(req, m)),
-            Err(e) => (e.rcode(), None, 0),
+        // SERVFAIL, or a dropped query) has no writer and size 0. A reply's size is observed
+        // by the server when it encodes it (the bytes sent, encoded once).
+        let (rcode, plugin, written) = match result {
+            Ok(m) if m.rcode == Rcode::DROP => (Rcode::NOERROR, None, false),
+            Ok(m) => (m.rcode, Some(q.first.unwrap_or("")), true),
+            Err(e) => (e.rcode(), None, false),
         };
         let f = &self.families;
         let server = req.server.label.as_str();
@@ -149,7 +148,13 @@ impl Prometheus {
         with_slot(
             zs.map(|z| &z.response_size[q.proto]),
             || f.response_size.with(&[server, zone, "", proto]),
-            |h| h.observe(response_size as f64),
+            |h| {
+                if written {
+                    req.reply_size_observer = Some(h.clone());
+                } else {
+                    h.observe(0.0);
+                }
+            },
         );
         let slot = match (zs, rcode_slot(rcode), plugin) {
             (Some(z), Some(r), None) => Some(&z.responses_unwritten[r]),
@@ -194,51 +199,4 @@ impl Plugin for Prometheus {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-}
-
-thread_local! {
-    /// Scratch space for measuring replies, reused by every query on this thread.
-    static REPLY_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
-}
-
-/// The size of `msg` as the server sends it to this client: question as asked, OPT
-/// mirrored, compressed and truncated to the client's limit.
-fn reply_size(req: &Request, msg: &Message) -> usize {
-    REPLY_BUF.with(|buf| match buf.try_borrow_mut() {
-        Ok(mut b) => {
-            b.clear();
-            write_reply(req, msg, &mut b);
-            b.len()
-        }
-        Err(_) => {
-            let mut b = Vec::new();
-            write_reply(req, msg, &mut b);
-            b.len()
-        }
-    })
-}
-
-/// Encodes a reply the way the server does (`cairn_server::dispatch::write_reply`, which
-/// this crate cannot depend on).
-fn write_reply(req: &Request, msg: &Message, out: &mut Vec<u8>) {
-    let question = (!req.info.question.is_empty()).then(|| QuestionRef {
-        name: req.info.qname.wire(),
-        qtype: req.info.qtype,
-        qclass: req.info.qclass,
-    });
-    let opt = match req.info.edns {
-        Some(e) => Some(OptRef {
-            udp_size: e.udp_size.max(512),
-            dnssec_ok: e.dnssec_ok,
-            options: msg.edns.as_ref().map_or(&[][..], |e| &e.options),
-        }),
-        None if msg.rcode.0 > 15 => Some(OptRef {
-            udp_size: 512,
-            dnssec_ok: false,
-            options: &[],
-        }),
-        None => None,
-    };
-    let limit = req.max_reply_size().max(HEADER_LEN);
-    encode(msg, question, opt, limit, out);
 }

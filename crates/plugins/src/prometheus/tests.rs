@@ -36,7 +36,13 @@ fn serve(chain: &Chain, server: &str, name: &str, qtype: RType, client: &str, pr
     req.server = Arc::new(ServerInfo {
         label: server.to_string(),
     });
-    let _ = run(chain, req);
+    // As the server does: encode the reply (which observes its size) unless dropped.
+    let (mut req, result) = run(chain, req);
+    if let Ok(m) = result {
+        if m.rcode != Rcode::DROP {
+            req.encode_reply(&m, &mut Vec::new());
+        }
+    }
 }
 
 /// The exposition lines that mention `server`.
