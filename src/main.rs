@@ -91,8 +91,18 @@ fn version_text() -> String {
 }
 
 /// Reads the Corefile named on the command line (or the built-in default).
-fn load_corefile(conf: Option<&str>, names: &[&str]) -> Result<(Corefile, PathBuf)> {
-    let opts = ParseOptions::new(names);
+/// Reads and parses the Corefile. With `all_errors` (validation) unknown directives are left
+/// to the instance builder, which reports them beside every other block's errors.
+fn load_corefile(
+    conf: Option<&str>,
+    names: &[&str],
+    all_errors: bool,
+) -> Result<(Corefile, PathBuf)> {
+    let opts = if all_errors {
+        ParseOptions::new(names).accept_unknown_directives()
+    } else {
+        ParseOptions::new(names)
+    };
     match conf {
         Some("stdin") => {
             let mut text = String::new();
@@ -161,7 +171,7 @@ fn run() -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    let (corefile, config_dir) = load_corefile(cli.conf.as_deref(), &names)?;
+    let (corefile, config_dir) = load_corefile(cli.conf.as_deref(), &names, cli.validate)?;
     for w in &corefile.warnings {
         cairn_core::warning!(; "{w}");
     }
@@ -219,7 +229,7 @@ async fn serve(cli: Cli, corefile: Corefile, opts: Options) -> Result<ExitCode> 
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = usr1.recv() => {
-                let reloaded = load_corefile(cli.conf.as_deref(), &names)
+                let reloaded = load_corefile(cli.conf.as_deref(), &names, false)
                     .map_err(|e| format!("{e:#}"))
                     .map(|(cf, _)| cf);
                 match reloaded {

@@ -187,6 +187,9 @@ pub struct ParseOptions<'a> {
     pub directives: &'a [&'a str],
     /// Environment lookup; [`ParseOptions::new`] reads the process environment.
     pub env: EnvLookup<'a>,
+    /// False when unknown directives are left for the caller to report (validation, which
+    /// wants every error of the file rather than the first).
+    pub check_directives: bool,
 }
 
 impl<'a> ParseOptions<'a> {
@@ -195,7 +198,14 @@ impl<'a> ParseOptions<'a> {
         ParseOptions {
             directives,
             env: Box::new(env::process_env),
+            check_directives: true,
         }
+    }
+
+    /// Accepts any directive name; the caller reports unknown ones itself.
+    pub fn accept_unknown_directives(mut self) -> Self {
+        self.check_directives = false;
+        self
     }
 
     /// Replaces the environment lookup (tests, or a frozen environment snapshot).

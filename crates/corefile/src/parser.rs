@@ -344,7 +344,10 @@ impl Parser<'_, '_> {
                 ));
             }
             let name = self.env(&lx.token);
-            if server_level && !self.opts.directives.iter().any(|d| *d == name.text) {
+            if server_level
+                && self.opts.check_directives
+                && !self.opts.directives.iter().any(|d| *d == name.text)
+            {
                 return Err(name.error(format!("Unknown directive '{}'", name.text)));
             }
             let mut dir = Directive {
