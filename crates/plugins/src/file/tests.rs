@@ -1976,6 +1976,34 @@ fn missing_file_with_reload_waits_for_it() {
 }
 
 #[test]
+fn reload_finds_a_serial_beyond_the_head_and_in_a_cut_soa() {
+    // 20 KB of comments push the SOA past the part read by the quick serial check: the check
+    // must fall back to the whole file, both to see "unchanged" and to see a new serial.
+    let padding = "; padding line to push the SOA record further into the file\n".repeat(350);
+    let dir = temp_dir("reload-head");
+    let path = dir.join("db.example.org");
+    write(&path, &format!("{padding}{}", example_zone(7, "")));
+    let s = setup(
+        spec("file"),
+        "example.org {\n file db.example.org {\n  reload 1m\n }\n}",
+        Some(dir.clone()),
+    )
+    .unwrap();
+    let f = file_of(&s);
+    let slot = &f.slots()[0];
+    assert_eq!(slot.reload_now(), Reloaded::Unchanged);
+    write(&path, &format!("{padding}{}", example_zone(8, "")));
+    assert_eq!(slot.reload_now(), Reloaded::Swapped(8));
+    // A multi-line SOA that straddles the head boundary is not misread either.
+    let cut = "; x\n".repeat(4085); // the SOA starts 15 bytes before the cut
+    let soa = "$ORIGIN example.org.\n$TTL 60\n@ IN SOA ns hostmaster (\n 9 7200 3600\n 1209600 3600 )\n  IN NS ns\nns A 10.0.0.53\n";
+    write(&path, &format!("{cut}{soa}"));
+    assert_eq!(slot.reload_now(), Reloaded::Swapped(9));
+    assert_eq!(slot.reload_now(), Reloaded::Unchanged);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn reload_swaps_on_serial_change_only() {
     let dir = temp_dir("reload");
     let path = dir.join("db.example.org");
