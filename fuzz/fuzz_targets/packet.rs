@@ -34,7 +34,7 @@ fn build(text: &str) -> Option<Dispatcher> {
     let inst = cairn_server::instance::build(&corefile, &server_opts).ok()?;
     let (key, blocks) = inst.listeners.into_iter().next()?;
     Some(Dispatcher::new(
-        Arc::new(ServerInfo { label: key.label() }),
+        Arc::new(ServerInfo::new(key.label())),
         blocks,
     ))
 }

@@ -14,6 +14,7 @@ pub mod log;
 pub mod metrics;
 pub mod plugin;
 pub mod request;
+pub mod resolve;
 pub mod setup;
 pub mod testing;
 pub mod wire;

@@ -32,10 +32,23 @@ impl Proto {
 }
 
 /// Facts about the listener a request came in on, shared by all its requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ServerInfo {
     /// Metric label `server`, e.g. `dns://:53` or `dns://127.0.0.1:1053`.
     pub label: String,
+    /// The listener's dispatcher, for lookups through the server
+    /// ([`Request::lookup_through_server`]); bound by the server when it publishes it.
+    pub resolver: crate::resolve::SelfResolver,
+}
+
+impl ServerInfo {
+    /// Facts for a listener labelled `label` (resolver not bound yet).
+    pub fn new(label: impl Into<String>) -> ServerInfo {
+        ServerInfo {
+            label: label.into(),
+            resolver: crate::resolve::SelfResolver::default(),
+        }
+    }
 }
 
 /// A query being served.
@@ -61,6 +74,9 @@ pub struct Request {
     /// `coredns_dns_response_size_bytes`); the server takes it when it encodes the reply, so
     /// the size is that of the bytes sent and the reply is encoded once.
     pub reply_size_observer: Option<crate::metrics::Histogram>,
+    /// How many lookups through the server led to this request (0 for a query from the
+    /// network); see [`crate::resolve::MAX_DEPTH`].
+    pub depth: u8,
 }
 
 impl Request {
@@ -79,6 +95,7 @@ impl Request {
             server,
             spare: Message::default(),
             reply_size_observer: None,
+            depth: 0,
         }
     }
 
@@ -88,9 +105,7 @@ impl Request {
         client: SocketAddr,
         proto: Proto,
     ) -> Result<Request, crate::wire::QueryError> {
-        let mut r = Request::empty(Arc::new(ServerInfo {
-            label: "dns://:53".into(),
-        }));
+        let mut r = Request::empty(Arc::new(ServerInfo::new("dns://:53")));
         r.raw.extend_from_slice(raw);
         r.client = client;
         r.proto = proto;

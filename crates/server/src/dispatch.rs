@@ -16,8 +16,9 @@ use cairn_core::dns_labels::{
     family_index, family_name, proto_index, proto_name, type_index, type_name, TYPE_COUNT,
 };
 use cairn_core::metrics::{registry, Counter};
-use cairn_core::plugin::{Chain, ServeFuture, Served};
+use cairn_core::plugin::{Chain, PluginError, ServeFuture, Served};
 use cairn_core::request::{Request, ServerInfo};
+use cairn_core::resolve::Resolve;
 use cairn_core::setup::BlockInfo;
 use cairn_core::wire::name::parent_wire;
 use cairn_core::wire::types::OPCODE_QUERY;
@@ -39,6 +40,23 @@ pub enum Outcome<'a> {
     Pending(ServeFuture<'a>),
     /// Nothing to send (unreadable header, or a response sent to us).
     Drop(Box<Request>),
+}
+
+/// Lookups through the server (ExternalName targets, CNAMEs leaving a zone) run here like a
+/// query from the network, with the same routing and chain.
+impl Resolve for Dispatcher {
+    fn resolve(self: Arc<Self>, req: Box<Request>) -> ServeFuture<'static> {
+        Box::pin(async move {
+            match self.handle(req) {
+                Outcome::Reply(req, msg) => (req, Ok(msg)),
+                Outcome::Pending(fut) => fut.await,
+                Outcome::Drop(req) => (
+                    req,
+                    Err(PluginError::failed("server", "the lookup was dropped")),
+                ),
+            }
+        })
+    }
 }
 
 /// Counters for packets rejected before any chain ran.

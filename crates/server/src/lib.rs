@@ -174,8 +174,10 @@ impl Server {
         for (key, blocks) in inst.listeners {
             let zones: Vec<cairn_core::wire::Name> =
                 blocks.iter().flat_map(|(_, z)| z.iter().cloned()).collect();
-            let info = Arc::new(ServerInfo { label: key.label() });
+            let info = Arc::new(ServerInfo::new(key.label()));
             let d = Arc::new(Dispatcher::new(info, blocks));
+            let weak: std::sync::Weak<dyn cairn_core::resolve::Resolve> = Arc::downgrade(&d) as _;
+            d.server.resolver.bind(weak);
             if let Some(mut l) = self.listeners.remove(&key) {
                 let _ = l.tx.send(d);
                 l.zones = zones;
@@ -344,6 +346,126 @@ mod tests {
             GATE.load(Ordering::SeqCst),
             1,
             "start returned before the gate finished, or the gate never saw the service"
+        );
+        server.shutdown().await;
+    }
+
+    /// Answers `www.example.org` with an A record; for `alias.example.org` answers a CNAME to
+    /// www and chases it through the server; `loop.example.org` is a CNAME to itself.
+    struct Chaser;
+
+    impl cairn_core::Plugin for Chaser {
+        fn name(&self) -> &'static str {
+            "chaser"
+        }
+        fn serve<'a>(
+            &'a self,
+            mut req: Box<cairn_core::Request>,
+            _next: cairn_core::Next<'a>,
+        ) -> cairn_core::Served<'a> {
+            use cairn_core::wire::{Name, RData, Record};
+            let q = req.qname_lower.to_string();
+            let mut m = req.reply();
+            m.flags.aa = true;
+            if q == "www.example.org." {
+                m.answer.push(Record::new(
+                    req.qname(),
+                    60,
+                    RData::A([192, 0, 2, 1].into()),
+                ));
+                return cairn_core::Served::reply(req, m);
+            }
+            let target = match q.as_str() {
+                "alias.example.org." => Name::parse("www.example.org.", None).unwrap(),
+                "loop.example.org." => Name::parse("loop.example.org.", None).unwrap(),
+                _ => return cairn_core::Served::reply(req, m),
+            };
+            m.answer
+                .push(Record::new(req.qname(), 60, RData::Cname(target.clone())));
+            let lookup = req.lookup_through_server(&target, req.qtype());
+            cairn_core::Served::Pending(Box::pin(async move {
+                match lookup {
+                    Ok(fut) => match cairn_core::resolve::answer_of(fut).await {
+                        Ok(found) => m.answer.extend(found.answer),
+                        Err(e) => {
+                            return (
+                                req,
+                                Err(cairn_core::PluginError::failed("chaser", e.to_string())),
+                            )
+                        }
+                    },
+                    // Too deep: answer what we have (the loop ends here).
+                    Err(cairn_core::resolve::ResolveError::TooDeep) => {}
+                    Err(e) => {
+                        return (
+                            req,
+                            Err(cairn_core::PluginError::failed("chaser", e.to_string())),
+                        )
+                    }
+                }
+                (req, Ok(m))
+            }))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn chaser_setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
+        ctx.add_plugin(Arc::new(Chaser));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn plugins_can_look_names_up_through_the_server() {
+        use cairn_core::wire::{Message, RData, RType};
+        let table = vec![(
+            "chaser",
+            Some(PluginSpec {
+                name: "chaser",
+                setup: chaser_setup,
+                once: false,
+            }),
+        )];
+        let names = ["chaser"];
+        let corefile = cairn_corefile::parse(
+            "Corefile",
+            "example.org:0 {\n    chaser\n}\n",
+            &cairn_corefile::ParseOptions::new(&names),
+        )
+        .expect("corefile parses");
+        let opts = Options {
+            dns_port: 0,
+            table,
+            config_dir: std::env::temp_dir(),
+        };
+        let server = Server::start(&corefile, opts).await.expect("server starts");
+        let addr = server.dns_addrs()[0];
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let ask = |name: &'static str| {
+            let sock = &sock;
+            async move {
+                let q = cairn_core::testing::query_bytes(name, RType::A, 1, None);
+                sock.send_to(&q, target).await.unwrap();
+                let mut buf = vec![0u8; 1500];
+                let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+                    .await
+                    .expect("reply in time")
+                    .unwrap();
+                Message::parse(&buf[..n]).expect("reply parses")
+            }
+        };
+        let r = ask("alias.example.org.").await;
+        assert_eq!(r.answer.len(), 2, "{r:?}");
+        assert!(matches!(r.answer[0].data, RData::Cname(_)), "{r:?}");
+        assert_eq!(r.answer[1].data, RData::A([192, 0, 2, 1].into()), "{r:?}");
+        // A self-referencing CNAME stops at the depth limit: one CNAME per level.
+        let r = ask("loop.example.org.").await;
+        assert_eq!(
+            r.answer.len(),
+            usize::from(cairn_core::resolve::MAX_DEPTH) + 1,
+            "{r:?}"
         );
         server.shutdown().await;
     }

@@ -33,9 +33,7 @@ fn chain(corefile: &str, rest: Vec<Arc<dyn Plugin>>) -> Chain {
 /// Serves one query labelled with listener `server`.
 fn serve(chain: &Chain, server: &str, name: &str, qtype: RType, client: &str, proto: Proto) {
     let mut req = query_from(name, qtype, client.parse::<SocketAddr>().unwrap(), proto);
-    req.server = Arc::new(ServerInfo {
-        label: server.to_string(),
-    });
+    req.server = Arc::new(ServerInfo::new(server));
     // As the server does: encode the reply (which observes its size) unless dropped.
     let (mut req, result) = run(chain, req);
     if let Ok(m) = result {
@@ -274,7 +272,7 @@ fn transport_family_type_and_do_labels() {
         V4.parse().unwrap(),
         Proto::Udp,
     );
-    req.server = Arc::new(ServerInfo { label: l.into() });
+    req.server = Arc::new(ServerInfo::new(l));
     if let Some(e) = req.info.edns.as_mut() {
         e.dnssec_ok = true;
     }
