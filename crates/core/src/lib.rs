@@ -21,6 +21,6 @@ pub mod wire;
 pub mod zones;
 
 pub use arc_swap;
-pub use plugin::{Chain, Next, Plugin, PluginError, ServeResult, Served};
+pub use plugin::{AutoPather, Chain, Next, Plugin, PluginError, ServeResult, Served, Transferer};
 pub use request::{Proto, Request};
 pub use setup::{SetupCtx, SetupError};

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::request::Request;
-use crate::wire::{Message, Rcode};
+use crate::wire::{Message, Name, Rcode, Record};
 
 /// An error a plugin reports; the server answers SERVFAIL and `errors` logs it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -119,8 +119,38 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
+    /// For `transfer`: the plugin's zone lister, if it can list whole zones.
+    fn transferer(&self) -> Option<&dyn Transferer> {
+        None
+    }
+
+    /// For `autopath @<this plugin>`: the per-client search path, if the plugin has one.
+    fn auto_pather(&self) -> Option<&dyn AutoPather> {
+        None
+    }
+
     /// Lets capability lookups (autopath's `@plugin`, `transfer`) find concrete plugins.
     fn as_any(&self) -> &dyn Any;
+}
+
+/// A plugin that knows the DNS search path of the client that sent a query (kubernetes, from
+/// the client pod's namespace), for server-side search-path completion by `autopath`.
+pub trait AutoPather: Send + Sync {
+    /// The client's search path: absolute lower-case domains in the client's order, ending
+    /// with the root (which stands for the bare name). `None`: no search path is known for
+    /// this client, so autopath stays out of the way. Shared (`Arc`) so that answering it
+    /// allocates nothing.
+    fn search_path(&self, req: &Request) -> Option<Arc<[Name]>>;
+}
+
+/// A plugin that can list a whole zone, for outgoing zone transfers (AXFR, and IXFR answered
+/// by AXFR).
+pub trait Transferer: Send + Sync {
+    /// The zone whose apex is exactly `zone` (lower case), in transfer order: the SOA first,
+    /// then every other record (NS and glue included), without the closing SOA (the
+    /// `transfer` plugin adds it). `None` when this plugin is not authoritative for `zone`,
+    /// so the next transferer is asked.
+    fn transfer(&self, zone: &Name) -> Option<Vec<Record>>;
 }
 
 /// The rest of the chain after the current plugin. Cheap to copy, so a plugin may run it
@@ -154,6 +184,11 @@ impl<'a> Next<'a> {
     /// True when nothing follows.
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
+    }
+
+    /// The plugins that follow, in order (for capability lookups such as `transfer`).
+    pub fn plugins(&self) -> &'a [Arc<dyn Plugin>] {
+        self.rest
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use crate::wire::message::HEADER_LEN;
 use crate::wire::{
-    encode, Encoded, Flags, Message, Name, NameBuf, OptRef, QueryInfo, QuestionRef, RType, Rcode,
+    encode, encode_transfer, Encoded, Flags, Message, Name, NameBuf, OptRef, QueryInfo,
+    QuestionRef, RType, Rcode, TRANSFER_FRAME_LIMIT,
 };
 
 /// Transport the query arrived on.
@@ -212,6 +213,31 @@ impl Request {
             h.observe((out.len() - start) as f64);
         }
         encoded
+    }
+
+    /// True when `msg` answers a zone transfer with records to stream (AXFR, or IXFR
+    /// answered by a full transfer): the server then writes it with
+    /// [`Self::encode_transfer`] over TCP.
+    pub fn is_transfer_stream(&self, msg: &Message) -> bool {
+        matches!(self.info.qtype, RType::AXFR | RType::IXFR)
+            && msg.rcode == Rcode::NOERROR
+            && msg.answer.len() > 1
+    }
+
+    /// Encodes a transfer reply as TCP frames (length-prefixed messages of at most
+    /// [`TRANSFER_FRAME_LIMIT`] bytes) appended to `out`.
+    pub fn encode_transfer(&mut self, msg: &Message, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        let question = (!self.info.question.is_empty()).then(|| QuestionRef {
+            name: self.info.qname.wire(),
+            qtype: self.info.qtype,
+            qclass: self.info.qclass,
+        });
+        let frames = encode_transfer(msg, question, TRANSFER_FRAME_LIMIT, out);
+        if let Some(h) = self.reply_size_observer.take() {
+            h.observe((out.len() - start) as f64);
+        }
+        frames
     }
 
     /// Gives a written reply's storage back for the next query.

@@ -6,6 +6,7 @@
 //! Ready, Examples), plus concept files where a plugin needs them.
 
 pub mod any;
+pub mod autopath;
 pub mod bind;
 pub mod bufsize;
 pub mod chaos;
@@ -20,4 +21,5 @@ pub mod prometheus;
 pub mod ready;
 pub mod registry;
 pub mod root;
+pub mod transfer;
 pub mod whoami;

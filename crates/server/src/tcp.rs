@@ -184,6 +184,10 @@ async fn send(
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
     out.clear();
+    if req.is_transfer_stream(msg) {
+        req.encode_transfer(msg, out);
+        return wr.write_all(out).await;
+    }
     out.extend_from_slice(&[0, 0]);
     req.encode_reply(msg, out);
     let len = (out.len() - 2) as u16;

@@ -281,3 +281,67 @@ pub fn encode(
     h[10..12].copy_from_slice(&ar.to_be_bytes());
     Encoded { truncated }
 }
+
+/// The largest DNS message a transfer frame carries (RFC 5936 leaves the size to the server;
+/// like CoreDNS we stay well under the 64 KiB TCP limit).
+pub const TRANSFER_FRAME_LIMIT: usize = 63_000;
+
+/// Writes `msg`'s answer section as a zone-transfer stream: a sequence of TCP frames (two
+/// length bytes, then a message), each message with `msg`'s header and the question, and as
+/// many answer records as fit in `frame_limit` bytes (at least one). Each message compresses
+/// names on its own. Returns how many messages were written.
+pub fn encode_transfer(
+    msg: &Message,
+    question: Option<QuestionRef<'_>>,
+    frame_limit: usize,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut frames = 0;
+    let mut next = 0;
+    let records = &msg.answer;
+    loop {
+        let frame_start = out.len();
+        out.extend_from_slice(&[0, 0]);
+        let base = out.len();
+        let mut w = Writer {
+            out,
+            base,
+            ptrs: [0; MAX_POINTERS],
+            nptrs: 0,
+        };
+        let word = msg.flags.to_word() | (u16::from(msg.opcode & 0xF) << 11) | (msg.rcode.0 & 0xF);
+        w.u16(msg.id);
+        w.u16(word);
+        w.out.extend_from_slice(&[0; 8]);
+        let mut qd = 0u16;
+        if let Some(q) = question {
+            w.name(q.name, true);
+            w.u16(q.qtype.0);
+            w.u16(q.qclass);
+            qd = 1;
+        }
+        let mut count = 0u16;
+        while let Some(r) = records.get(next) {
+            let mark = w.out.len();
+            let mark_ptrs = w.nptrs;
+            w.record(r);
+            if count > 0 && (w.len() > frame_limit || count == u16::MAX) {
+                w.out.truncate(mark);
+                w.nptrs = mark_ptrs;
+                break;
+            }
+            count += 1;
+            next += 1;
+        }
+        let len = w.len();
+        let h = &mut out[base..];
+        h[4..6].copy_from_slice(&qd.to_be_bytes());
+        h[6..8].copy_from_slice(&count.to_be_bytes());
+        let framed = u16::try_from(len).unwrap_or(u16::MAX);
+        out[frame_start..frame_start + 2].copy_from_slice(&framed.to_be_bytes());
+        frames += 1;
+        if next >= records.len() {
+            return frames;
+        }
+    }
+}

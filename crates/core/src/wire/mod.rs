@@ -8,7 +8,7 @@ pub mod name;
 pub mod rdata;
 pub mod types;
 
-pub use encode::{encode, Encoded, OptRef, QuestionRef};
+pub use encode::{encode, encode_transfer, Encoded, OptRef, QuestionRef, TRANSFER_FRAME_LIMIT};
 pub use message::{parse_query, Edns, Flags, Message, QueryEdns, QueryError, QueryInfo, Question};
 pub use name::{Name, NameBuf, NameError};
 pub use rdata::{RData, Record, Soa};

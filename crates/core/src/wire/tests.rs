@@ -134,3 +134,43 @@ fn additional_only_overflow_does_not_set_tc() {
     assert!(!enc.truncated);
     assert!(out.len() <= 512);
 }
+
+#[test]
+fn transfer_streams_split_into_frames_that_each_parse() {
+    use super::{encode_transfer, Message, Name, QuestionRef, RData, RType, Record};
+    let zone = Name::parse("example.org.", None).unwrap();
+    let mut m = Message::default();
+    m.flags.qr = true;
+    m.flags.aa = true;
+    for i in 0..5000u32 {
+        let owner = Name::parse(&format!("host-{i}.example.org."), None).unwrap();
+        m.answer
+            .push(Record::new(owner, 60, RData::A(i.to_be_bytes().into())));
+    }
+    let q = QuestionRef {
+        name: zone.wire(),
+        qtype: RType::AXFR,
+        qclass: 1,
+    };
+    let mut out = Vec::new();
+    let frames = encode_transfer(&m, Some(q), 63_000, &mut out);
+    assert!(frames > 1, "5000 records need several frames, got {frames}");
+    let mut at = 0;
+    let mut seen = 0;
+    let mut n = 0;
+    while at < out.len() {
+        let len = usize::from(u16::from_be_bytes([out[at], out[at + 1]]));
+        assert!(len <= 63_000, "frame {n} is {len} bytes");
+        let part = Message::parse(&out[at + 2..at + 2 + len]).expect("frame parses");
+        assert!(part.flags.aa && part.flags.qr);
+        assert_eq!(part.question.as_ref().map(|q| q.qtype), Some(RType::AXFR));
+        for r in &part.answer {
+            assert_eq!(r, &m.answer[seen]);
+            seen += 1;
+        }
+        at += 2 + len;
+        n += 1;
+    }
+    assert_eq!(n, frames);
+    assert_eq!(seen, 5000);
+}

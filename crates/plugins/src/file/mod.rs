@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use cairn_core::arc_swap::ArcSwapOption;
 use cairn_core::wire::types::OPCODE_NOTIFY;
-use cairn_core::wire::{Name, RData, RType, Rcode};
+use cairn_core::wire::{Name, RData, RType, Rcode, Record};
 use cairn_core::zones::Fallthrough;
-use cairn_core::{Next, Plugin, Request, Served};
+use cairn_core::{Next, Plugin, Request, Served, Transferer};
 
 /// How many times one answer may continue from one zone into another.
 const MAX_ZONE_HOPS: usize = 8;
@@ -170,7 +170,18 @@ impl File {
     }
 }
 
+/// Lists a loaded zone for the `transfer` plugin, in the zone's transfer order.
+impl Transferer for File {
+    fn transfer(&self, zone: &Name) -> Option<Vec<Record>> {
+        self.zone(zone).map(|z| z.records().cloned().collect())
+    }
+}
+
 impl Plugin for File {
+    fn transferer(&self) -> Option<&dyn Transferer> {
+        Some(self)
+    }
+
     fn name(&self) -> &'static str {
         "file"
     }
