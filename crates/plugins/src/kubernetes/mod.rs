@@ -1,3 +1,215 @@
-//! The kubernetes plugin (placeholder being replaced).
+//! `kubernetes`: cluster DNS, answering the names of the Kubernetes DNS-Based Service
+//! Discovery specification (services, endpoints, pods, SRV, PTR) from an in-memory index of
+//! the cluster, with CoreDNS's answers, including its quirks (compat spec section 3).
+//!
+//! Why it is built this way:
+//! - The objects come from a background source (the API server's watches, or manifest files)
+//!   that feeds a `cairn_k8s` index; a query takes one lock-free snapshot and never waits for
+//!   the API.
+//! - The answer path parses the lower-cased query name in place ([`name`]), looks the labels
+//!   up as `&str` and builds records into the request's pooled reply with names assembled in
+//!   stack buffers, so a query allocates nothing (the negative-answer SOA is shared per zone
+//!   and serial).
+//! - Name errors go through one decision (fallthrough, not yet synced, NXDOMAIN) exactly
+//!   like CoreDNS's handler, so NXDOMAIN vs NODATA matches record for record.
+
+mod answer;
+mod authority;
+mod local_addrs;
+mod metrics;
+mod name;
+mod reverse;
 mod setup;
-pub use setup::setup;
+mod source;
+mod startup;
+#[cfg(test)]
+mod tests;
+
+pub use setup::{setup, PodMode};
+pub use source::{start_api_source, ApiSettings, ClientTls, Kubeconfig, SourceError, WatchKinds};
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use cairn_core::arc_swap::ArcSwapOption;
+use cairn_core::wire::name::is_subdomain_wire;
+use cairn_core::wire::{Name, RData, RType, Rcode, Soa};
+use cairn_core::zones::Fallthrough;
+use cairn_core::{Next, Plugin, Request, Served};
+use cairn_k8s::{Snapshot, Store};
+
+use answer::Missing;
+use setup::Options;
+
+/// The `kubernetes` handler of one server block.
+pub struct Kubernetes {
+    /// Zones served, lower case.
+    zones: Vec<Name>,
+    /// For each zone: answered from ServiceImports (`multicluster`).
+    multicluster: Vec<bool>,
+    /// First non-reverse zone: the suffix of PTR targets.
+    primary_zone: Name,
+    store: Arc<Store>,
+    /// `namespaces`: only these are served (empty = all).
+    namespaces: Vec<String>,
+    pods: PodMode,
+    endpoint_pod_names: bool,
+    ttl: u32,
+    fall: Fallthrough,
+    ignore_empty_service: bool,
+    zonal: bool,
+    /// Non-loopback addresses this server listens on (for NS and `ns.dns.<zone>`).
+    local_ips: Vec<IpAddr>,
+    /// The `dns-version` TXT data.
+    dns_version: RData,
+    /// Per zone, the last negative-answer SOA built (lower-case zone), reused while the
+    /// serial stays the same.
+    soa_cache: Vec<ArcSwapOption<Soa>>,
+}
+
+/// The schema version of the Kubernetes DNS specification served at `dns-version.<zone>`.
+const DNS_SCHEMA_VERSION: &str = "1.1.0";
+/// TTL of the `dns-version` record (fixed, whatever `ttl` says).
+const DNS_VERSION_TTL: u32 = 28800;
+
+impl Kubernetes {
+    /// The handler for `options`, reading `store`, with `local_ips` as its own addresses.
+    fn new(options: &Options, store: Arc<Store>, local_ips: Vec<IpAddr>) -> Kubernetes {
+        let multicluster = options
+            .zones
+            .iter()
+            .map(|z| {
+                options
+                    .multicluster
+                    .iter()
+                    .any(|mc| is_subdomain_wire(z.wire(), mc.wire()))
+            })
+            .collect();
+        Kubernetes {
+            zones: options.zones.clone(),
+            multicluster,
+            primary_zone: options.zones[options.primary_zone].clone(),
+            store,
+            namespaces: options.namespaces.clone(),
+            pods: options.pods,
+            endpoint_pod_names: options.endpoint_pod_names,
+            ttl: options.ttl,
+            fall: options.fall.clone(),
+            ignore_empty_service: options.ignore_empty_service,
+            zonal: options.zonal,
+            local_ips,
+            dns_version: RData::txt(&[DNS_SCHEMA_VERSION]),
+            soa_cache: options
+                .zones
+                .iter()
+                .map(|_| ArcSwapOption::empty())
+                .collect(),
+        }
+    }
+
+    /// The zones this plugin is authoritative for (lower case, in Corefile order). For
+    /// `transfer` and `k8s_external`.
+    pub fn zones(&self) -> &[Name] {
+        &self.zones
+    }
+
+    /// The index the plugin answers from: `load()` a snapshot to read services, endpoints
+    /// and pods (for `transfer`, `k8s_external`, `autopath`).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The TTL of generated records (`ttl`, default 5).
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+
+    /// The namespace of the pod whose IP is `client`, for `autopath @kubernetes`. `None`
+    /// unless `pods verified` is set (only then are pods watched) and a watched pod has that
+    /// `status.podIP`; when several pods share the IP (host network), the first by
+    /// namespace and name. Allocation-free: the name is shared with the index.
+    pub fn client_namespace(&self, client: IpAddr) -> Option<Arc<str>> {
+        if self.pods != PodMode::Verified {
+            return None;
+        }
+        self.store
+            .load()
+            .pod_by_ip(client)
+            .map(|pod| pod.namespace.clone())
+    }
+
+    /// The index of the longest zone `qname` (lower-case wire) lies in.
+    fn zone_index(&self, qname: &[u8]) -> Option<usize> {
+        self.zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| is_subdomain_wire(qname, z.wire()))
+            .max_by_key(|(_, z)| z.wire().len())
+            .map(|(i, _)| i)
+    }
+
+    /// True when `namespace` is served: allowed by `namespaces` and existing in the index.
+    fn namespace_exposed(&self, snap: &Snapshot, namespace: &str) -> bool {
+        self.namespace_configured(namespace) && snap.namespace(namespace).is_some()
+    }
+
+    /// True when the `namespaces` option allows `namespace` (or is not set).
+    fn namespace_configured(&self, namespace: &str) -> bool {
+        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)
+    }
+}
+
+impl Plugin for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn serve<'a>(&'a self, mut req: Box<Request>, next: Next<'a>) -> Served<'a> {
+        let Some(zone) = self.zone_index(req.qname_lower.wire()) else {
+            return next.run(req);
+        };
+        let qtype = req.qtype();
+        if qtype == RType::AXFR || qtype == RType::IXFR {
+            // Zone transfers are the `transfer` plugin's; without it they are refused.
+            let m = req.reply_rcode(Rcode::REFUSED);
+            return Served::reply(req, m);
+        }
+        let mut m = req.reply();
+        let snap = self.store.load();
+        let result = self.answer(&snap, &req, zone, &mut m);
+        m.flags.aa = true;
+        match result {
+            Ok(()) if !m.answer.is_empty() => {}
+            Ok(()) => {
+                // NODATA: only the SOA.
+                m.additional.clear();
+                self.push_soa(&snap, &req, zone, &mut m);
+            }
+            Err(Missing) => {
+                if self.fall.through(req.qname_lower.wire()) {
+                    drop(snap);
+                    req.recycle(m);
+                    return next.run(req);
+                }
+                m.answer.clear();
+                m.additional.clear();
+                // Before the first sync a name error may only mean "not seen yet".
+                m.rcode = if self.store.is_synced() {
+                    Rcode::NXDOMAIN
+                } else {
+                    Rcode::SERVFAIL
+                };
+                self.push_soa(&snap, &req, zone, &mut m);
+            }
+        }
+        Served::reply(req, m)
+    }
+
+    fn ready(&self) -> Option<bool> {
+        Some(self.store.is_synced())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -1,0 +1,1479 @@
+//! Conformance tables for `kubernetes`: CoreDNS's plugin/kubernetes test vectors
+//! (handler_test.go, handler_case_test.go, the pod-mode and ignore-empty-service tests,
+//! reverse_test.go, zonal_test.go, ns_test.go, kubernetes_apex_test.go, setup_test.go) and
+//! the examples of the compat spec, ported as tables over manifest fixtures. Each row is one
+//! query: rcode, AA, and the answer, authority and additional sections record by record
+//! (sorted, as CoreDNS's `SortAndCheck` compares them; `SERIAL` stands for the index's
+//! last-change time).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cairn_core::setup::{BlockInfo, BlockSettings, InstanceParts};
+use cairn_core::testing::{lines, on_the_wire, query, run, setup, StubNext};
+use cairn_core::wire::{Name, RType, Rcode};
+use cairn_core::{Chain, Plugin, SetupCtx, SetupError};
+use cairn_k8s::{manifest, Change, Object, Store};
+
+use super::setup::{index_config, parse_options, Options};
+use super::{Kubernetes, PodMode};
+use crate::registry::spec;
+
+const HANDLER: &str = include_str!("../../../../tests/fixtures/kubernetes/handler.yaml");
+const REVERSE: &str = include_str!("../../../../tests/fixtures/kubernetes/reverse.yaml");
+const ZONAL: &str = include_str!("../../../../tests/fixtures/kubernetes/zonal.yaml");
+const MULTICLUSTER: &str = include_str!("../../../../tests/fixtures/kubernetes/multicluster.yaml");
+const NAMESERVER: &str = include_str!("../../../../tests/fixtures/kubernetes/nameserver.yaml");
+
+/// The negative-answer SOA of `cluster.local.` with the default TTL.
+const SOA: &str =
+    "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 5";
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Parses the `kubernetes` directive of a one-block Corefile.
+fn options(corefile: &str) -> Result<Options, SetupError> {
+    let names = ["kubernetes"];
+    let parsed = cairn_corefile::parse(
+        "Corefile",
+        corefile,
+        &cairn_corefile::ParseOptions::new(&names),
+    )?;
+    let block = parsed.blocks.first().expect("a server block");
+    let mut keys = Vec::new();
+    for t in &block.keys {
+        keys.extend(cairn_corefile::parse_key(&t.text).map_err(|e| t.error(e.to_string()))?);
+    }
+    let zones = keys
+        .iter()
+        .map(|k| Name::parse(&k.zone, None).expect("zone"))
+        .collect();
+    let info = BlockInfo {
+        index: 0,
+        port: 53,
+        keys,
+        zones,
+    };
+    let directives: Vec<_> = block
+        .directives
+        .iter()
+        .filter(|d| d.name.text == "kubernetes")
+        .cloned()
+        .collect();
+    let mut settings = BlockSettings::default();
+    let mut plugins = Vec::new();
+    let mut parts = InstanceParts::default();
+    let ctx = SetupCtx::new(
+        &directives,
+        &info,
+        &mut settings,
+        PathBuf::from("/etc/cairn"),
+        &mut plugins,
+        &mut parts,
+    );
+    parse_options(&ctx)
+}
+
+/// The objects of a multi-document YAML text.
+fn objects(yaml: &str) -> Vec<Object> {
+    let mut docs = vec![String::new()];
+    for line in yaml.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else {
+            let last = docs.last_mut().expect("a document");
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    docs.iter()
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .map(|d| Object::from_yaml_str(d).unwrap_or_else(|e| panic!("fixture: {e}\n{d}")))
+        .collect()
+}
+
+/// A plugin over a store holding `yaml`, followed by a stub that answers REFUSED.
+struct Fixture {
+    plugin: Arc<Kubernetes>,
+    chain: Chain,
+    next: Arc<StubNext>,
+}
+
+impl Fixture {
+    fn new(corefile: &str, yaml: &str) -> Fixture {
+        Fixture::build(corefile, yaml, true, &[])
+    }
+
+    fn build(corefile: &str, yaml: &str, synced: bool, local: &[&str]) -> Fixture {
+        let opts = options(corefile).unwrap_or_else(|e| panic!("{e}\n{corefile}"));
+        let (store, mut writer) = Store::new(index_config(&opts));
+        let objects = objects(yaml);
+        if synced {
+            manifest::apply_all(&mut writer, objects);
+        } else {
+            // Every kind listed but none marked synced: what a slow API start looks like.
+            for kind in writer.config().kinds().iter() {
+                let list = objects
+                    .iter()
+                    .filter(|o| o.kind() == kind)
+                    .cloned()
+                    .collect();
+                writer.apply(Change::Replace(kind, list));
+            }
+            writer.publish();
+        }
+        let local: Vec<IpAddr> = local.iter().map(|s| s.parse().expect("ip")).collect();
+        let plugin = Arc::new(Kubernetes::new(&opts, store, local));
+        let next = StubNext::new(Rcode::REFUSED);
+        let chain = Chain::new(vec![plugin.clone() as Arc<dyn Plugin>, next.clone()]);
+        Fixture {
+            plugin,
+            chain,
+            next,
+        }
+    }
+
+    fn serial(&self) -> u32 {
+        self.plugin.store().load().modified()
+    }
+
+    /// Runs every case; all failures are reported together.
+    fn check(&self, cases: &[Case]) {
+        let mut failures = Vec::new();
+        for (i, c) in cases.iter().enumerate() {
+            if let Err(e) = self.check_one(c) {
+                failures.push(format!("case {i} ({} {}): {e}", c.qname, c.qtype));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+
+    fn check_one(&self, c: &Case) -> Result<(), String> {
+        let calls = self.next.calls();
+        let (req, result) = run(&self.chain, query(c.qname, c.qtype));
+        let msg = result.map_err(|e| format!("error {e}"))?;
+        let wire = on_the_wire(&req, &msg);
+        if self.next.calls() != calls {
+            return Err("the query went to the next plugin".into());
+        }
+        if wire.rcode != c.rcode {
+            return Err(format!("rcode {:?}, want {:?}", wire.rcode, c.rcode));
+        }
+        if !wire.flags.aa {
+            return Err("AA not set".into());
+        }
+        let serial = self.serial().to_string();
+        // Sections as the plugin built them: the encoder's name compression may fold the
+        // case of a repeated suffix, which would hide what is checked here.
+        if (
+            wire.answer.len(),
+            wire.authority.len(),
+            wire.additional.len(),
+        ) != (msg.answer.len(), msg.authority.len(), msg.additional.len())
+        {
+            return Err("the encoded reply lost records".into());
+        }
+        for (section, got, want) in [
+            ("answer", &msg.answer, c.answer),
+            ("authority", &msg.authority, c.authority),
+            ("additional", &msg.additional, c.additional),
+        ] {
+            let got = sorted(lines(got).iter().map(|l| normalize(l)));
+            let want = sorted(
+                want.iter()
+                    .map(|l| normalize(&l.replace("SERIAL", &serial))),
+            );
+            if got != want {
+                return Err(format!("{section}:\n got  {got:#?}\n want {want:#?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn normalize(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn sorted(it: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = it.collect();
+    v.sort();
+    v
+}
+
+/// One query and the reply it must get.
+struct Case {
+    qname: &'static str,
+    qtype: RType,
+    rcode: Rcode,
+    answer: &'static [&'static str],
+    authority: &'static [&'static str],
+    additional: &'static [&'static str],
+}
+
+/// NOERROR with records.
+fn ok(qname: &'static str, qtype: RType, answer: &'static [&'static str]) -> Case {
+    Case {
+        qname,
+        qtype,
+        rcode: Rcode::NOERROR,
+        answer,
+        authority: &[],
+        additional: &[],
+    }
+}
+
+/// NOERROR with records and additional records.
+fn ok_extra(
+    qname: &'static str,
+    qtype: RType,
+    answer: &'static [&'static str],
+    additional: &'static [&'static str],
+) -> Case {
+    Case {
+        additional,
+        ..ok(qname, qtype, answer)
+    }
+}
+
+/// NODATA with `soa` in authority.
+fn nodata_soa(qname: &'static str, qtype: RType, soa: &'static [&'static str]) -> Case {
+    Case {
+        qname,
+        qtype,
+        rcode: Rcode::NOERROR,
+        answer: &[],
+        authority: soa,
+        additional: &[],
+    }
+}
+
+/// NODATA in `cluster.local.`.
+fn nodata(qname: &'static str, qtype: RType) -> Case {
+    nodata_soa(qname, qtype, &[SOA])
+}
+
+/// NXDOMAIN with `soa` in authority.
+fn nx_soa(qname: &'static str, qtype: RType, soa: &'static [&'static str]) -> Case {
+    Case {
+        rcode: Rcode::NXDOMAIN,
+        ..nodata_soa(qname, qtype, soa)
+    }
+}
+
+/// NXDOMAIN in `cluster.local.`.
+fn nx(qname: &'static str, qtype: RType) -> Case {
+    nx_soa(qname, qtype, &[SOA])
+}
+
+const TESTNS_ONLY: &str = "cluster.local {\n kubernetes {\n  namespaces testns\n }\n}";
+
+// ---------------------------------------------------------------------------------------------
+// handler_test.go: services, endpoints, SRV, TXT, ExternalName
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn services_endpoints_and_srv() {
+    let f = Fixture::new(TESTNS_ONLY, HANDLER);
+    f.check(&[
+        // A and SRV on ClusterIP services.
+        ok("svc1.testns.svc.cluster.local.", RType::A, &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"]),
+        ok("svcempty.testns.svc.cluster.local.", RType::A, &["svcempty.testns.svc.cluster.local. 5 IN A 10.0.0.1"]),
+        ok_extra(
+            "svc1.testns.svc.cluster.local.",
+            RType::SRV,
+            &["svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local."],
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        ok_extra(
+            "svcempty.testns.svc.cluster.local.",
+            RType::SRV,
+            &["svcempty.testns.svc.cluster.local. 5 IN SRV 0 100 80 svcempty.testns.svc.cluster.local."],
+            &["svcempty.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        ok_extra(
+            "svc6.testns.svc.cluster.local.",
+            RType::SRV,
+            &["svc6.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc6.testns.svc.cluster.local."],
+            &["svc6.testns.svc.cluster.local. 5 IN AAAA 1234:abcd::1"],
+        ),
+        ok_extra(
+            "_http._tcp.svc1.testns.svc.cluster.local.",
+            RType::SRV,
+            &["_http._tcp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local."],
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        ok_extra(
+            "_http._tcp.svcempty.testns.svc.cluster.local.",
+            RType::SRV,
+            &["_http._tcp.svcempty.testns.svc.cluster.local. 5 IN SRV 0 100 80 svcempty.testns.svc.cluster.local."],
+            &["svcempty.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        // Headless: every ready endpoint (172.0.0.6 is not ready).
+        ok(
+            "hdls1.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        ok("hdlsprtls.testns.svc.cluster.local.", RType::A, &["hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20"]),
+        nodata("svc1.testns.svc.cluster.local.", RType::AAAA),
+        nx("svc0.testns.svc.cluster.local.", RType::AAAA),
+        nx("svc0.testns.svc.cluster.local.", RType::A),
+        nx("svc0.svc-nons.svc.cluster.local.", RType::A),
+        ok("dns-version.cluster.local.", RType::TXT, &["dns-version.cluster.local. 28800 IN TXT \"1.1.0\""]),
+        nodata("svc1.testns.svc.cluster.local.", RType::TXT),
+        nx("svc0.svc-nons.svc.cluster.local.", RType::TXT),
+        nx("bogusendpoint.hdls1.testns.svc.cluster.local.", RType::A),
+        nx("bogusendpoint.svc0.testns.svc.cluster.local.", RType::A),
+        ok("svc6.testns.svc.cluster.local.", RType::AAAA, &["svc6.testns.svc.cluster.local. 5 IN AAAA 1234:abcd::1"]),
+        ok_extra(
+            "_http._tcp.svc6.testns.svc.cluster.local.",
+            RType::SRV,
+            &["_http._tcp.svc6.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc6.testns.svc.cluster.local."],
+            &["svc6.testns.svc.cluster.local. 5 IN AAAA 1234:abcd::1"],
+        ),
+        ok(
+            "hdls1.testns.svc.cluster.local.",
+            RType::AAAA,
+            &[
+                "hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1",
+                "hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2",
+            ],
+        ),
+        // Type and namespace levels exist without records; NS below the apex is "any type".
+        nodata("svc.cluster.local.", RType::A),
+        nodata("pod.cluster.local.", RType::A),
+        nodata("testns.svc.cluster.local.", RType::A),
+        nodata("svc.cluster.local.", RType::NS),
+        nodata("testns.svc.cluster.local.", RType::NS),
+        nx("foo.cluster.local.", RType::NS),
+        nx("foo.svc.cluster.local.", RType::NS),
+        // Dual stack: one SRV per port, both families in additional, weight 50.
+        ok("svc-dual-stack.testns.svc.cluster.local.", RType::A, &["svc-dual-stack.testns.svc.cluster.local. 5 IN A 10.0.0.3"]),
+        ok("svc-dual-stack.testns.svc.cluster.local.", RType::AAAA, &["svc-dual-stack.testns.svc.cluster.local. 5 IN AAAA 10::3"]),
+        ok_extra(
+            "svc-dual-stack.testns.svc.cluster.local.",
+            RType::SRV,
+            &["svc-dual-stack.testns.svc.cluster.local. 5 IN SRV 0 50 80 svc-dual-stack.testns.svc.cluster.local."],
+            &[
+                "svc-dual-stack.testns.svc.cluster.local. 5 IN A 10.0.0.3",
+                "svc-dual-stack.testns.svc.cluster.local. 5 IN AAAA 10::3",
+            ],
+        ),
+        nodata("svc1.testns.svc.cluster.local.", RType::SOA),
+        nx("endpoint.external.testns.svc.cluster.local.", RType::CNAME),
+        nx("subdomain.subdomain.external.testns.svc.cluster.local.", RType::CNAME),
+        // Headless SRV on a named port: 6 entries (weight 16), dup-name merged into one SRV.
+        ok_extra(
+            "_http._tcp.hdls1.testns.svc.cluster.local.",
+            RType::SRV,
+            &[
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-2.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-3.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--1.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--2.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local.",
+            ],
+            &[
+                "172-0-0-2.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "172-0-0-3.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+                "5678-abcd--1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1",
+                "5678-abcd--2.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2",
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        // Endpoint names.
+        ok("5678-abcd--2.hdls1.testns.svc.cluster.local.", RType::AAAA, &["5678-abcd--2.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2"]),
+        ok("5678-abcd--1.hdls1.testns.svc.cluster.local.", RType::AAAA, &["5678-abcd--1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1"]),
+        ok("172-0-0-20.hdlsprtls.testns.svc.cluster.local.", RType::A, &["172-0-0-20.hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20"]),
+        ok("172-0-0-2.hdls1.testns.svc.cluster.local.", RType::A, &["172-0-0-2.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2"]),
+        ok("172-0-0-3.hdls1.testns.svc.cluster.local.", RType::A, &["172-0-0-3.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3"]),
+        ok(
+            "dup-name.hdls1.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        // ExternalName.
+        ok("external.testns.svc.cluster.local.", RType::CNAME, &["external.testns.svc.cluster.local. 5 IN CNAME ext.interwebs.test."]),
+        ok(
+            "external-to-service.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "external-to-service.testns.svc.cluster.local. 5 IN CNAME svc1.testns.svc.cluster.local.",
+                "svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1",
+            ],
+        ),
+    ]);
+}
+
+/// The spec's examples and the quirks of section 3.5/3.6 that CoreDNS's tables leave out.
+#[test]
+fn spec_examples_and_quirks() {
+    let f = Fixture::new(TESTNS_ONLY, HANDLER);
+    f.check(&[
+        // Zone apex (3.5.1).
+        ok(
+            "cluster.local.",
+            RType::SOA,
+            &["cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 5"],
+        ),
+        nodata("cluster.local.", RType::A),
+        nodata("cluster.local.", RType::AAAA),
+        nodata("cluster.local.", RType::SRV),
+        nodata("cluster.local.", RType::HINFO),
+        nx("cluster.local.", RType::TXT),
+        nx("dns-version.cluster.local.", RType::A),
+        // TXT NXDOMAIN for existing but empty names (3.5.8).
+        nx("svc.cluster.local.", RType::TXT),
+        nx("testns.svc.cluster.local.", RType::TXT),
+        nodata("hdls1.testns.svc.cluster.local.", RType::TXT),
+        // Other types on existing names: NODATA (3.5.3, 3.6).
+        nodata("svc1.testns.svc.cluster.local.", RType::MX),
+        nodata("svc1.testns.svc.cluster.local.", RType::HINFO),
+        nodata("svc1.testns.svc.cluster.local.", RType::ANY),
+        nodata("svc1.testns.svc.cluster.local.", RType::CNAME),
+        nodata("svc1.testns.svc.cluster.local.", RType::PTR),
+        nodata("svc1.testns.svc.cluster.local.", RType::HTTPS),
+        nx("svc0.testns.svc.cluster.local.", RType::HTTPS),
+        // SOA below the apex is NODATA even for names that do not exist (3.6).
+        nodata("svc0.testns.svc.cluster.local.", RType::SOA),
+        // A/AAAA on a port name answer the cluster IPs under that owner (3.5.3).
+        ok("_http._tcp.svc1.testns.svc.cluster.local.", RType::A, &["_http._tcp.svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"]),
+        // Underscores are optional; other ports and protocols do not exist.
+        ok_extra(
+            "http.tcp.svc1.testns.svc.cluster.local.",
+            RType::SRV,
+            &["http.tcp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local."],
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        nx("_https._tcp.svc1.testns.svc.cluster.local.", RType::SRV),
+        nx("_http._udp.svc1.testns.svc.cluster.local.", RType::SRV),
+        // Endpoint names exist for ClusterIP services too (3.5.5).
+        ok("ep1a.svc1.testns.svc.cluster.local.", RType::A, &["ep1a.svc1.testns.svc.cluster.local. 5 IN A 172.0.0.1"]),
+        nx("172-0-0-6.hdls1.testns.svc.cluster.local.", RType::A),
+        nx("a.b.c.svc1.testns.svc.cluster.local.", RType::A),
+        nx("_http._tcp.ep1a.svc1.testns.svc.cluster.local.", RType::A),
+        // Headless SRV on the bare name; the no-ports sentinel gives A but no SRV.
+        ok_extra(
+            "hdls1.testns.svc.cluster.local.",
+            RType::SRV,
+            &[
+                "hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-2.hdls1.testns.svc.cluster.local.",
+                "hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-3.hdls1.testns.svc.cluster.local.",
+                "hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--1.hdls1.testns.svc.cluster.local.",
+                "hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--2.hdls1.testns.svc.cluster.local.",
+                "hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local.",
+            ],
+            &[
+                "172-0-0-2.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "172-0-0-3.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+                "5678-abcd--1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1",
+                "5678-abcd--2.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2",
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        nodata("hdlsprtls.testns.svc.cluster.local.", RType::SRV),
+        ok("portless.testns.svc.cluster.local.", RType::A, &["portless.testns.svc.cluster.local. 5 IN A 10.0.0.4"]),
+        nodata("portless.testns.svc.cluster.local.", RType::SRV),
+        nx("_http._tcp.portless.testns.svc.cluster.local.", RType::SRV),
+        // ExternalName (3.5.6): no SRV, no TXT, no MX; an IP literal target is no record.
+        nodata("external.testns.svc.cluster.local.", RType::SRV),
+        nodata("external.testns.svc.cluster.local.", RType::TXT),
+        nodata("external.testns.svc.cluster.local.", RType::MX),
+        nx("_http._tcp.external.testns.svc.cluster.local.", RType::SRV),
+        nx("external-ip.testns.svc.cluster.local.", RType::A),
+        // A target outside the cluster zones: the CNAME alone (no self-lookup yet).
+        ok("external.testns.svc.cluster.local.", RType::A, &["external.testns.svc.cluster.local. 5 IN CNAME ext.interwebs.test."]),
+        // `namespaces` hides other namespaces.
+        nx("svc1.unexposedns.svc.cluster.local.", RType::A),
+        nx("unexposedns.svc.cluster.local.", RType::A),
+        // Pods disabled by default: pod names and namespaces under pod.<zone> do not exist.
+        nx("10-240-0-1.testns.pod.cluster.local.", RType::A),
+        nx("testns.pod.cluster.local.", RType::A),
+        // Without local addresses there is no name server to name.
+        nodata("ns.dns.cluster.local.", RType::A),
+        nodata("cluster.local.", RType::NS),
+        nx("ns.dns.cluster.local.", RType::TXT),
+        nx("ns.dns.cluster.local.", RType::PTR),
+    ]);
+}
+
+#[test]
+fn zone_transfers_are_refused_without_transfer() {
+    let f = Fixture::new(TESTNS_ONLY, HANDLER);
+    for qtype in [RType::AXFR, RType::IXFR] {
+        let (_req, result) = run(&f.chain, query("cluster.local.", qtype));
+        let msg = result.unwrap();
+        assert_eq!(msg.rcode, Rcode::REFUSED);
+        assert!(msg.answer.is_empty() && msg.authority.is_empty());
+    }
+    assert_eq!(f.next.calls(), 0);
+}
+
+#[test]
+fn names_outside_the_zones_go_to_the_next_plugin() {
+    let f = Fixture::new(TESTNS_ONLY, HANDLER);
+    let (_req, result) = run(&f.chain, query("example.org.", RType::A));
+    assert_eq!(result.unwrap().rcode, Rcode::REFUSED, "the stub's answer");
+    assert_eq!(f.next.calls(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler_case_test.go, handler_ignore_emptyservice_test.go
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn query_case_is_preserved() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  ignore empty_service\n }\n}",
+        HANDLER,
+    );
+    f.check(&[
+        nx_soa(
+            "not-a-service.testns.svc.ClUsTeR.lOcAl.",
+            RType::A,
+            &["ClUsTeR.lOcAl. 5 IN SOA ns.dns.ClUsTeR.lOcAl. hostmaster.ClUsTeR.lOcAl. SERIAL 7200 1800 86400 5"],
+        ),
+        ok("SvC1.TeStNs.SvC.cLuStEr.LoCaL.", RType::A, &["SvC1.TeStNs.SvC.cLuStEr.LoCaL. 5 IN A 10.0.0.1"]),
+        ok_extra(
+            "_HtTp._TcP.sVc1.TeStNs.SvC.cLuStEr.LoCaL.",
+            RType::SRV,
+            &["_HtTp._TcP.sVc1.TeStNs.SvC.cLuStEr.LoCaL. 5 IN SRV 0 100 80 svc1.testns.svc.cLuStEr.LoCaL."],
+            &["svc1.testns.svc.cLuStEr.LoCaL. 5 IN A 10.0.0.1"],
+        ),
+        ok(
+            "Cluster.local.",
+            RType::SOA,
+            &["Cluster.local. 5 IN SOA ns.dns.Cluster.local. hostmaster.Cluster.local. SERIAL 7200 1800 86400 5"],
+        ),
+        ok("DNS-Version.cluster.local.", RType::TXT, &["DNS-Version.cluster.local. 28800 IN TXT \"1.1.0\""]),
+    ]);
+}
+
+#[test]
+fn ignore_empty_service() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  namespaces testns\n  ignore empty_service\n }\n}",
+        HANDLER,
+    );
+    f.check(&[
+        nx("svcempty.testns.svc.cluster.local.", RType::A),
+        nx("svcempty.testns.svc.cluster.local.", RType::SRV),
+        ok(
+            "external.testns.svc.cluster.local.",
+            RType::CNAME,
+            &["external.testns.svc.cluster.local. 5 IN CNAME ext.interwebs.test."],
+        ),
+        ok(
+            "svc1.testns.svc.cluster.local.",
+            RType::A,
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        // Headless services are not affected.
+        ok(
+            "hdlsprtls.testns.svc.cluster.local.",
+            RType::A,
+            &["hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20"],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler_pod_*_test.go
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn pods_disabled() {
+    let f = Fixture::new("cluster.local {\n kubernetes\n}", HANDLER);
+    f.check(&[
+        nx("10-240-0-1.podns.pod.cluster.local.", RType::A),
+        nx("172-0-0-2.podns.pod.cluster.local.", RType::A),
+        nx("podns.pod.cluster.local.", RType::A),
+        nodata("pod.cluster.local.", RType::A),
+    ]);
+}
+
+#[test]
+fn pods_insecure() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  pods insecure\n }\n}",
+        HANDLER,
+    );
+    f.check(&[
+        ok("10-240-0-1.podns.pod.cluster.local.", RType::A, &["10-240-0-1.podns.pod.cluster.local. 5 IN A 10.240.0.1"]),
+        ok("172-0-0-2.podns.pod.cluster.local.", RType::A, &["172-0-0-2.podns.pod.cluster.local. 5 IN A 172.0.0.2"]),
+        nx("blah.podns.pod.cluster.local.", RType::A),
+        nx("blah.podns.pod.cluster.local.", RType::AAAA),
+        nx("blah.podns.pod.cluster.local.", RType::HINFO),
+        nx("blah.pod-nons.pod.cluster.local.", RType::A),
+        nx("10-240-0-1.pod-nons.pod.cluster.local.", RType::A),
+        nodata("podns.pod.cluster.local.", RType::A),
+        nodata("10-240-0-1.podns.pod.cluster.local.", RType::AAAA),
+        ok("1234-5678--1.podns.pod.cluster.local.", RType::AAAA, &["1234-5678--1.podns.pod.cluster.local. 5 IN AAAA 1234:5678::1"]),
+        // An extra label in front is ignored by the pod path.
+        ok("x.10-240-0-1.podns.pod.cluster.local.", RType::A, &["x.10-240-0-1.podns.pod.cluster.local. 5 IN A 10.240.0.1"]),
+        // SRV on a pod name: port 0, target the pod name.
+        ok_extra(
+            "10-240-0-1.podns.pod.cluster.local.",
+            RType::SRV,
+            &["10-240-0-1.podns.pod.cluster.local. 5 IN SRV 0 100 0 10-240-0-1.podns.pod.cluster.local."],
+            &["10-240-0-1.podns.pod.cluster.local. 5 IN A 10.240.0.1"],
+        ),
+    ]);
+}
+
+#[test]
+fn pods_verified() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  pods verified\n }\n}",
+        HANDLER,
+    );
+    f.check(&[
+        ok(
+            "10-240-0-1.podns.pod.cluster.local.",
+            RType::A,
+            &["10-240-0-1.podns.pod.cluster.local. 5 IN A 10.240.0.1"],
+        ),
+        nodata("podns.pod.cluster.local.", RType::A),
+        nodata("svcns.svc.cluster.local.", RType::A),
+        nx("pod-nons.pod.cluster.local.", RType::A),
+        nx("172-0-0-2.podns.pod.cluster.local.", RType::A),
+        nx("10-240-0-1.testns.pod.cluster.local.", RType::A),
+    ]);
+    assert_eq!(
+        f.plugin
+            .client_namespace("10.240.0.1".parse().unwrap())
+            .as_deref(),
+        Some("podns")
+    );
+    assert_eq!(
+        f.plugin.client_namespace("10.240.0.2".parse().unwrap()),
+        None
+    );
+    // Without `pods verified` there is no client namespace for autopath.
+    let insecure = Fixture::new(
+        "cluster.local {\n kubernetes {\n  pods insecure\n }\n}",
+        HANDLER,
+    );
+    assert_eq!(
+        insecure
+            .plugin
+            .client_namespace("10.240.0.1".parse().unwrap()),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Startup: not yet synced, fallthrough
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn before_sync_name_errors_are_servfail() {
+    let f = Fixture::build(TESTNS_ONLY, HANDLER, false, &[]);
+    assert!(!f.plugin.store().is_synced());
+    assert_eq!(f.plugin.ready(), Some(false));
+    f.check(&[
+        Case {
+            rcode: Rcode::SERVFAIL,
+            ..nx("svc0.testns.svc.cluster.local.", RType::A)
+        },
+        // Positive answers and NODATA from what is already there are served.
+        ok(
+            "svc1.testns.svc.cluster.local.",
+            RType::A,
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        nodata("svc1.testns.svc.cluster.local.", RType::AAAA),
+    ]);
+    let synced = Fixture::new(TESTNS_ONLY, HANDLER);
+    assert_eq!(synced.plugin.ready(), Some(true));
+}
+
+#[test]
+fn fallthrough_comes_before_the_unsynced_servfail() {
+    let f = Fixture::build(
+        "cluster.local {\n kubernetes {\n  fallthrough\n }\n}",
+        HANDLER,
+        false,
+        &[],
+    );
+    let (_req, result) = run(&f.chain, query("svc0.testns.svc.cluster.local.", RType::A));
+    assert_eq!(
+        result.unwrap().rcode,
+        Rcode::REFUSED,
+        "the next plugin answered"
+    );
+    assert_eq!(f.next.calls(), 1);
+    // NODATA is never passed on.
+    f.check(&[nodata("svc1.testns.svc.cluster.local.", RType::AAAA)]);
+}
+
+#[test]
+fn fallthrough_zones_limit_what_is_passed_on() {
+    let f = Fixture::new(
+        "cluster.local in-addr.arpa {\n kubernetes {\n  fallthrough in-addr.arpa\n }\n}",
+        HANDLER,
+    );
+    let (_req, result) = run(&f.chain, query("4.3.2.1.in-addr.arpa.", RType::PTR));
+    assert_eq!(result.unwrap().rcode, Rcode::REFUSED);
+    assert_eq!(f.next.calls(), 1);
+    f.check(&[
+        nx("svc0.testns.svc.cluster.local.", RType::A),
+        ok(
+            "1.0.0.10.in-addr.arpa.",
+            RType::PTR,
+            &["1.0.0.10.in-addr.arpa. 5 IN PTR svc1.testns.svc.cluster.local."],
+        ),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reverse_test.go
+// ---------------------------------------------------------------------------------------------
+
+const REVERSE_ZONES: &str = "cluster.local 0.10.in-addr.arpa 168.192.in-addr.arpa \
+    0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa \
+    0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.7.7.0.0.0.0.d.f.ip6.arpa";
+
+#[test]
+fn ptr_answers() {
+    let f = Fixture::new(&format!("{REVERSE_ZONES} {{\n kubernetes\n}}"), REVERSE);
+    f.check(&[
+        ok("100.0.0.10.in-addr.arpa.", RType::PTR, &["100.0.0.10.in-addr.arpa. 5 IN PTR ep1a.svc1.testns.svc.cluster.local."]),
+        ok("100.1.168.192.in-addr.arpa.", RType::PTR, &["100.1.168.192.in-addr.arpa. 5 IN PTR svc1.testns.svc.cluster.local."]),
+        ok(
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa.",
+            RType::PTR,
+            &["1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa. 5 IN PTR ep1b.svc1.testns.svc.cluster.local."],
+        ),
+        ok(
+            "a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.7.7.0.0.0.0.d.f.ip6.arpa.",
+            RType::PTR,
+            &["a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.7.7.0.0.0.0.d.f.ip6.arpa. 5 IN PTR ip6svc1ex.svc1.testns.svc.cluster.local."],
+        ),
+        ok(
+            "6.a.b.9.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.7.7.0.0.0.0.d.f.ip6.arpa.",
+            RType::PTR,
+            &["6.a.b.9.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.7.7.0.0.0.0.d.f.ip6.arpa. 5 IN PTR ip6svc1in.svc1.testns.svc.cluster.local."],
+        ),
+        nx_soa(
+            "101.0.0.10.in-addr.arpa.",
+            RType::PTR,
+            &["0.10.in-addr.arpa. 5 IN SOA ns.dns.0.10.in-addr.arpa. hostmaster.0.10.in-addr.arpa. SERIAL 7200 1800 86400 5"],
+        ),
+        nx("example.org.cluster.local.", RType::PTR),
+        nodata("svc1.testns.svc.cluster.local.", RType::PTR),
+        nx_soa(
+            "svc1.testns.svc.0.10.in-addr.arpa.",
+            RType::A,
+            &["0.10.in-addr.arpa. 5 IN SOA ns.dns.0.10.in-addr.arpa. hostmaster.0.10.in-addr.arpa. SERIAL 7200 1800 86400 5"],
+        ),
+        nx("100.0.0.10.cluster.local.", RType::PTR),
+        // An address backing two services: one PTR each.
+        ok(
+            "99.0.0.10.in-addr.arpa.",
+            RType::PTR,
+            &[
+                "99.0.0.10.in-addr.arpa. 5 IN PTR double-ep.svc1.testns.svc.cluster.local.",
+                "99.0.0.10.in-addr.arpa. 5 IN PTR double-ep.svc2.testns.svc.cluster.local.",
+            ],
+        ),
+        // No hostname: the dashed address.
+        ok("98.0.0.10.in-addr.arpa.", RType::PTR, &["98.0.0.10.in-addr.arpa. 5 IN PTR 10-0-0-98.svc1.testns.svc.cluster.local."]),
+        ok("50.0.0.10.in-addr.arpa.", RType::PTR, &["50.0.0.10.in-addr.arpa. 5 IN PTR 10-0-0-50.hidden.otherns.svc.cluster.local."]),
+        // Partial reverse names follow the forward grammar.
+        nx_soa(
+            "0.0.10.in-addr.arpa.",
+            RType::PTR,
+            &["0.10.in-addr.arpa. 5 IN SOA ns.dns.0.10.in-addr.arpa. hostmaster.0.10.in-addr.arpa. SERIAL 7200 1800 86400 5"],
+        ),
+    ]);
+}
+
+#[test]
+fn ptr_respects_namespaces_and_endpoint_pod_names() {
+    let f = Fixture::new(
+        &format!("{REVERSE_ZONES} {{\n kubernetes {{\n  namespaces testns\n  endpoint_pod_names\n }}\n}}"),
+        REVERSE,
+    );
+    let rev_soa: &[&str] =
+        &["0.10.in-addr.arpa. 5 IN SOA ns.dns.0.10.in-addr.arpa. hostmaster.0.10.in-addr.arpa. SERIAL 7200 1800 86400 5"];
+    f.check(&[
+        ok("98.0.0.10.in-addr.arpa.", RType::PTR, &["98.0.0.10.in-addr.arpa. 5 IN PTR svc1-pod-x.svc1.testns.svc.cluster.local."]),
+        ok("100.0.0.10.in-addr.arpa.", RType::PTR, &["100.0.0.10.in-addr.arpa. 5 IN PTR ep1a.svc1.testns.svc.cluster.local."]),
+        nx_soa("50.0.0.10.in-addr.arpa.", RType::PTR, rev_soa),
+        nx_soa(
+            "200.1.168.192.in-addr.arpa.",
+            RType::PTR,
+            &["168.192.in-addr.arpa. 5 IN SOA ns.dns.168.192.in-addr.arpa. hostmaster.168.192.in-addr.arpa. SERIAL 7200 1800 86400 5"],
+        ),
+        // endpoint_pod_names also names the forward endpoint.
+        ok("svc1-pod-x.svc1.testns.svc.cluster.local.", RType::A, &["svc1-pod-x.svc1.testns.svc.cluster.local. 5 IN A 10.0.0.98"]),
+    ]);
+}
+
+#[test]
+fn ptr_targets_use_the_primary_zone() {
+    // The first non-reverse zone is the primary one, whatever the key order.
+    let f = Fixture::new(
+        "in-addr.arpa second.test cluster.local {\n kubernetes\n}",
+        REVERSE,
+    );
+    f.check(&[ok(
+        "100.1.168.192.in-addr.arpa.",
+        RType::PTR,
+        &["100.1.168.192.in-addr.arpa. 5 IN PTR svc1.testns.svc.second.test."],
+    )]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// zonal_test.go
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn zonal_names() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  namespaces testns\n  zonal\n }\n}",
+        ZONAL,
+    );
+    f.check(&[
+        ok("us-west-2a.pin._zone.hdls.testns.svc.cluster.local.", RType::A, &["us-west-2a.pin._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.1"]),
+        ok(
+            "us-west-2b.pin._zone.hdls.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "us-west-2b.pin._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "us-west-2b.pin._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+            ],
+        ),
+        nodata("us-west-2c.pin._zone.hdls.testns.svc.cluster.local.", RType::A),
+        ok("us-west-2a.prefer._zone.hdls.testns.svc.cluster.local.", RType::A, &["us-west-2a.prefer._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.1"]),
+        ok(
+            "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.1",
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+            ],
+        ),
+        nx("us-west-2a.pin._zone.ghost.testns.svc.cluster.local.", RType::A),
+        nx("us-west-2a.florp._zone.hdls.testns.svc.cluster.local.", RType::A),
+        nx("us-west-2a.pin._zone.clstr.testns.svc.cluster.local.", RType::A),
+        nodata("us-west-2c.pin._zone.hdls.testns.svc.cluster.local.", RType::TXT),
+        ok_extra(
+            "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local.",
+            RType::SRV,
+            &[
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN SRV 0 33 80 172-0-0-1.hdls.testns.svc.cluster.local.",
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN SRV 0 33 80 172-0-0-2.hdls.testns.svc.cluster.local.",
+                "us-west-2c.prefer._zone.hdls.testns.svc.cluster.local. 5 IN SRV 0 33 80 172-0-0-3.hdls.testns.svc.cluster.local.",
+            ],
+            &[
+                "172-0-0-1.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.1",
+                "172-0-0-2.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "172-0-0-3.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+            ],
+        ),
+        nodata("us-west-2c.prefer._zone.hdls.testns.svc.cluster.local.", RType::TXT),
+        ok_extra(
+            "us-west-2b.pin._zone.hdls.testns.svc.cluster.local.",
+            RType::SRV,
+            &[
+                "us-west-2b.pin._zone.hdls.testns.svc.cluster.local. 5 IN SRV 0 50 80 172-0-0-2.hdls.testns.svc.cluster.local.",
+                "us-west-2b.pin._zone.hdls.testns.svc.cluster.local. 5 IN SRV 0 50 80 172-0-0-3.hdls.testns.svc.cluster.local.",
+            ],
+            &[
+                "172-0-0-2.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "172-0-0-3.hdls.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+            ],
+        ),
+    ]);
+    let off = Fixture::new(
+        "cluster.local {\n kubernetes {\n  namespaces testns\n }\n}",
+        ZONAL,
+    );
+    off.check(&[nx(
+        "us-west-2a.pin._zone.hdls.testns.svc.cluster.local.",
+        RType::A,
+    )]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler_test.go: TestMultiClusterServeDNS
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn multicluster_zone() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  namespaces testns\n  multicluster cluster.local\n }\n}",
+        MULTICLUSTER,
+    );
+    f.check(&[
+        ok("svc1.testns.svc.cluster.local.", RType::A, &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"]),
+        ok_extra(
+            "_http._tcp.svc1.testns.svc.cluster.local.",
+            RType::SRV,
+            &["_http._tcp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local."],
+            &["svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"],
+        ),
+        ok_extra(
+            "svc-dual-stack.testns.svc.cluster.local.",
+            RType::SRV,
+            &["svc-dual-stack.testns.svc.cluster.local. 5 IN SRV 0 50 80 svc-dual-stack.testns.svc.cluster.local."],
+            &[
+                "svc-dual-stack.testns.svc.cluster.local. 5 IN A 10.0.0.3",
+                "svc-dual-stack.testns.svc.cluster.local. 5 IN AAAA 10::3",
+            ],
+        ),
+        ok_extra(
+            "_http._tcp.hdls1.testns.svc.cluster.local.",
+            RType::SRV,
+            &[
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-2.cluster1.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-3.cluster1.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--1.cluster1.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--2.cluster1.hdls1.testns.svc.cluster.local.",
+                "_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 dup-name.cluster1.hdls1.testns.svc.cluster.local.",
+            ],
+            &[
+                "172-0-0-2.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "172-0-0-3.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+                "5678-abcd--1.cluster1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1",
+                "5678-abcd--2.cluster1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2",
+                "dup-name.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "dup-name.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        ok(
+            "hdls1.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        ok("5678-abcd--2.cluster1.hdls1.testns.svc.cluster.local.", RType::AAAA, &["5678-abcd--2.cluster1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2"]),
+        ok("5678-abcd--1.cluster1.hdls1.testns.svc.cluster.local.", RType::AAAA, &["5678-abcd--1.cluster1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1"]),
+        ok("172-0-0-20.cluster1.hdlsprtls.testns.svc.cluster.local.", RType::A, &["172-0-0-20.cluster1.hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20"]),
+        nx("5678-abcd--1.hdls1.testns.svc.cluster.local.", RType::AAAA),
+        ok("172-0-0-2.cluster1.hdls1.testns.svc.cluster.local.", RType::A, &["172-0-0-2.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2"]),
+        ok(
+            "dup-name.cluster1.hdls1.testns.svc.cluster.local.",
+            RType::A,
+            &[
+                "dup-name.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4",
+                "dup-name.cluster1.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5",
+            ],
+        ),
+        nx("172-0-0-2.cluster2.hdls1.testns.svc.cluster.local.", RType::A),
+        nx("svc0.testns.svc.cluster.local.", RType::A),
+        nodata("svc1.testns.svc.cluster.local.", RType::AAAA),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ns_test.go, kubernetes_apex_test.go
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn name_servers_from_the_services_backed_by_this_server() {
+    let f = Fixture::build(
+        "inter.webs.test {\n kubernetes\n}",
+        NAMESERVER,
+        true,
+        &["10.244.0.20"],
+    );
+    f.check(&[
+        ok_extra(
+            "inter.webs.test.",
+            RType::NS,
+            &[
+                "inter.webs.test. 5 IN NS dns-service.kube-system.svc.inter.webs.test.",
+                "inter.webs.test. 5 IN NS 10-244-0-20.hdls-dns-service.kube-system.svc.inter.webs.test.",
+                "inter.webs.test. 5 IN NS dns6-service.kube-system.svc.inter.webs.test.",
+            ],
+            &[
+                "dns-service.kube-system.svc.inter.webs.test. 5 IN A 10.0.0.111",
+                "10-244-0-20.hdls-dns-service.kube-system.svc.inter.webs.test. 5 IN A 10.244.0.20",
+                "dns6-service.kube-system.svc.inter.webs.test. 5 IN AAAA 10::111",
+            ],
+        ),
+        ok(
+            "ns.dns.inter.webs.test.",
+            RType::A,
+            &[
+                "ns.dns.inter.webs.test. 5 IN A 10.0.0.111",
+                "ns.dns.inter.webs.test. 5 IN A 10.244.0.20",
+            ],
+        ),
+        ok("ns.dns.inter.webs.test.", RType::AAAA, &["ns.dns.inter.webs.test. 5 IN AAAA 10::111"]),
+    ]);
+}
+
+#[test]
+fn apex_with_local_addresses_only() {
+    let f = Fixture::build(
+        "cluster.local {\n kubernetes\n}",
+        HANDLER,
+        true,
+        &["127.0.0.1"],
+    );
+    f.check(&[
+        ok(
+            "cluster.local.",
+            RType::SOA,
+            &["cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 5"],
+        ),
+        nodata("cluster.local.", RType::HINFO),
+        ok_extra(
+            "cluster.local.",
+            RType::NS,
+            &["cluster.local. 5 IN NS ns.dns.cluster.local."],
+            &["ns.dns.cluster.local. 5 IN A 127.0.0.1"],
+        ),
+        nodata("cluster.local.", RType::A),
+        nodata("cluster.local.", RType::AAAA),
+        nodata("cluster.local.", RType::SRV),
+        ok("ns.dns.cluster.local.", RType::A, &["ns.dns.cluster.local. 5 IN A 127.0.0.1"]),
+        nodata("ns.dns.cluster.local.", RType::AAAA),
+        nodata("ns.dns.cluster.local.", RType::SRV),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TTL, SOA serial
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ttl_option_sets_record_and_soa_ttls() {
+    let f = Fixture::new(
+        "cluster.local {\n kubernetes {\n  namespaces testns\n  ttl 30\n }\n}",
+        HANDLER,
+    );
+    f.check(&[
+        ok("svc1.testns.svc.cluster.local.", RType::A, &["svc1.testns.svc.cluster.local. 30 IN A 10.0.0.1"]),
+        nx_soa(
+            "svc0.testns.svc.cluster.local.",
+            RType::A,
+            &["cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 30"],
+        ),
+        ok("dns-version.cluster.local.", RType::TXT, &["dns-version.cluster.local. 28800 IN TXT \"1.1.0\""]),
+    ]);
+    // The SOA's own TTL is capped at 300, its minimum is the ttl.
+    let long = Fixture::new("cluster.local {\n kubernetes {\n  ttl 3600\n }\n}", HANDLER);
+    long.check(&[nx_soa(
+        "svc0.testns.svc.cluster.local.",
+        RType::A,
+        &["cluster.local. 300 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 3600"],
+    )]);
+}
+
+#[test]
+fn soa_serial_is_the_last_change_time() {
+    let f = Fixture::new(TESTNS_ONLY, HANDLER);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let serial = u64::from(f.serial());
+    assert!(
+        serial + 60 >= now && serial <= now + 1,
+        "serial {serial}, now {now}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup_test.go, setup_ttl_test.go: option parsing
+// ---------------------------------------------------------------------------------------------
+
+/// Corefile blocks that must parse, with a check of what they set.
+#[test]
+fn options_that_parse() {
+    let block = |body: &str| format!("coredns.local {{\n kubernetes {body}\n}}");
+    let o = options(&block("coredns.local test.local")).unwrap();
+    assert_eq!(o.zones.len(), 2);
+    assert_eq!(o.pods, PodMode::Disabled);
+    assert_eq!(o.ttl, 5);
+    assert_eq!(o.startup_timeout, Duration::from_secs(5));
+    assert!(!o.fall.is_enabled());
+
+    let o = options(&block(
+        "{\n endpoint http://localhost:9090 http://localhost:9091\n}",
+    ))
+    .unwrap();
+    assert_eq!(o.api.endpoint.as_deref(), Some("http://localhost:9090"));
+    assert!(!o.api.in_cluster());
+
+    let o = options(&block("{\n namespaces demo test\n}")).unwrap();
+    assert_eq!(o.namespaces, ["demo", "test"]);
+
+    let o = options(&block(
+        "{\n labels environment in (production, staging, qa),application=nginx\n}",
+    ))
+    .unwrap();
+    assert_eq!(
+        o.api.label_selector.as_deref(),
+        Some("environment in (production, staging, qa),application=nginx")
+    );
+    let o = options(&block("{\n namespace_labels istio-injection=enabled\n}")).unwrap();
+    assert_eq!(
+        o.api.namespace_selector.as_deref(),
+        Some("istio-injection=enabled")
+    );
+
+    for (mode, want) in [
+        ("disabled", PodMode::Disabled),
+        ("insecure", PodMode::Insecure),
+        ("verified", PodMode::Verified),
+    ] {
+        let o = options(&block(&format!("{{\n pods {mode}\n}}"))).unwrap();
+        assert_eq!(o.pods, want);
+        assert_eq!(o.api.watch.pods, want == PodMode::Verified);
+    }
+
+    let o = options(&block("{\n fallthrough ip6.arpa inaddr.arpa foo.com\n}")).unwrap();
+    assert!(o
+        .fall
+        .through(Name::parse("x.foo.com.", None).unwrap().wire()));
+    assert!(!o
+        .fall
+        .through(Name::parse("x.coredns.local.", None).unwrap().wire()));
+
+    let o = options(&block(
+        "{\n kubeconfig file context\n startup_timeout 1s\n}",
+    ))
+    .unwrap();
+    let kc = o.api.kubeconfig.unwrap();
+    assert_eq!(kc.path, PathBuf::from("file"));
+    assert_eq!(kc.context.as_deref(), Some("context"));
+    assert_eq!(o.startup_timeout, Duration::from_secs(1));
+    assert!(options(&block("{\n kubeconfig file\n}"))
+        .unwrap()
+        .api
+        .kubeconfig
+        .is_some());
+
+    let o = options(&block(
+        "{\n tls cert key cacert\n endpoint https://10.0.0.1:6443\n}",
+    ))
+    .unwrap();
+    assert_eq!(o.api.tls.unwrap().ca, PathBuf::from("cacert"));
+
+    assert!(
+        options(&block("{\n endpoint_pod_names\n}"))
+            .unwrap()
+            .endpoint_pod_names
+    );
+    let o = options(&block("{\n noendpoints\n}")).unwrap();
+    assert!(o.noendpoints && !o.api.watch.endpoint_slices);
+    assert!(
+        options(&block("{\n ignore empty_service\n}"))
+            .unwrap()
+            .ignore_empty_service
+    );
+    // `ignore` alone is accepted and does nothing.
+    assert!(
+        !options(&block("{\n ignore\n}"))
+            .unwrap()
+            .ignore_empty_service
+    );
+    assert!(options(&block("{\n zonal\n}")).unwrap().zonal);
+
+    let o = options(&block(
+        "coredns.local clusterset.local {\n multicluster clusterset.local\n}",
+    ))
+    .unwrap();
+    assert_eq!(
+        o.multicluster,
+        [Name::parse("clusterset.local.", None).unwrap()]
+    );
+    assert!(o.api.watch.service_imports);
+    assert!(options(&block("{\n multicluster\n}"))
+        .unwrap()
+        .multicluster
+        .is_empty());
+
+    let o = options(&block(
+        "{\n apiserver_qps 50\n apiserver_burst 100\n apiserver_max_inflight 25\n}",
+    ))
+    .unwrap();
+    assert_eq!(
+        (o.api.qps, o.api.burst, o.api.max_inflight),
+        (50.0, 100, 25)
+    );
+
+    for (ttl, want) in [("0", 0), ("30", 30), ("3600", 3600)] {
+        assert_eq!(
+            options(&block(&format!("{{\n ttl {ttl}\n}}"))).unwrap().ttl,
+            want
+        );
+    }
+
+    let o = options(&block("{\n manifests cluster.yaml /abs/more.yaml\n}")).unwrap();
+    assert_eq!(
+        o.manifests,
+        [
+            PathBuf::from("/etc/cairn/cluster.yaml"),
+            PathBuf::from("/abs/more.yaml")
+        ]
+    );
+
+    // Zones from the block keys; the first non-reverse zone is primary.
+    let o = options("10.0.0.0/24 cluster.local {\n kubernetes\n}").unwrap();
+    assert_eq!(
+        o.zones[o.primary_zone],
+        Name::parse("cluster.local.", None).unwrap()
+    );
+}
+
+/// Corefile blocks that must fail, with a piece of the message; every error names the line.
+#[test]
+fn options_that_fail() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "{\n endpoint\n}",
+            "Wrong argument count or unexpected line ending",
+        ),
+        (
+            "{\n namespaces\n}",
+            "Wrong argument count or unexpected line ending",
+        ),
+        (
+            "{\n labels\n}",
+            "Wrong argument count or unexpected line ending",
+        ),
+        (
+            "{\n labels environment in (production, qa\n}",
+            "unable to parse label selector",
+        ),
+        (
+            "{\n namespace_labels a in (b\n}",
+            "unable to parse namespace_label selector",
+        ),
+        ("{\n pods giant_seed\n}", "wrong value for pods: giant_seed"),
+        ("{\n pods\n}", "Wrong argument count"),
+        (
+            "{\n kubeconfig\n}",
+            "Wrong argument count or unexpected line ending after",
+        ),
+        (
+            "{\n kubeconfig file context extraarg\n}",
+            "Wrong argument count or unexpected line ending after",
+        ),
+        ("{\n tls cert key\n}", "Wrong argument count"),
+        ("{\n endpoint_pod_names x\n}", "Wrong argument count"),
+        ("{\n noendpoints x\n}", "Wrong argument count"),
+        ("{\n zonal x\n}", "Wrong argument count"),
+        ("{\n ignore foo\n}", "unable to parse ignore value: 'foo'"),
+        ("{\n ttl\n}", "Wrong argument count"),
+        ("{\n ttl -1\n}", "ttl must be in range [0, 3600]: -1"),
+        ("{\n ttl 3601\n}", "ttl must be in range [0, 3600]: 3601"),
+        ("{\n ttl abc\n}", "invalid ttl"),
+        ("{\n startup_timeout\n}", "Wrong argument count"),
+        (
+            "{\n startup_timeout 5\n}",
+            "failed to parse startup_timeout",
+        ),
+        ("{\n apiserver_qps -1\n}", "apiserver_qps must be >= 0"),
+        ("{\n apiserver_burst -1\n}", "apiserver_burst must be >= 0"),
+        (
+            "{\n apiserver_max_inflight -1\n}",
+            "apiserver_max_inflight must be >= 0",
+        ),
+        ("{\n apiserver_qps\n}", "Wrong argument count"),
+        (
+            "{\n namespaces foo bar\n namespace_labels istio-injection=enabled\n}",
+            "namespaces and namespace_labels cannot both be set",
+        ),
+        (
+            "{\n multicluster clusterset.local\n}",
+            "is not authoritative for the multicluster zone clusterset.local.",
+        ),
+        (
+            "{\n zonal\n noendpoints\n}",
+            "zonal requires the endpoint cache",
+        ),
+        ("{\n manifests\n}", "Wrong argument count"),
+        // Removed options are unknown properties now.
+        ("{\n upstream\n}", "unknown property 'upstream'"),
+        ("{\n resyncperiod 10s\n}", "unknown property 'resyncperiod'"),
+        ("{\n transfer to *\n}", "unknown property 'transfer'"),
+        ("{\n bogus\n}", "unknown property 'bogus'"),
+    ];
+    for (body, want) in cases {
+        let corefile = format!("coredns.local {{\n kubernetes {body}\n}}");
+        let err = options(&corefile).expect_err(&corefile);
+        let text = err.to_string();
+        assert!(text.contains(want), "{corefile}\n-> {text}\nwant {want}");
+        assert!(text.starts_with("Corefile:"), "{text}");
+        assert!(err.line >= 2, "{text}");
+    }
+    let err = options("in-addr.arpa ip6.arpa {\n kubernetes\n}").expect_err("reverse only");
+    assert!(
+        err.to_string()
+            .contains("non-reverse zone name must be used"),
+        "{err}"
+    );
+    assert_eq!(err.line, 2);
+    let err = options("cluster.local {\n kubernetes\n kubernetes\n}").expect_err("twice");
+    assert!(err.to_string().contains("only be used once"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup: sources, startup gate, metrics
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh directory for fixture files.
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "cairn-kubernetes-{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn setup_with_manifests_serves_the_files() {
+    let dir = temp_dir("manifests");
+    std::fs::write(dir.join("cluster.yaml"), HANDLER).unwrap();
+    let s = setup(
+        spec("kubernetes"),
+        "cluster.local in-addr.arpa {\n kubernetes {\n  manifests cluster.yaml\n }\n}",
+        Some(dir.clone()),
+    )
+    .unwrap();
+    assert_eq!(s.plugins.len(), 1);
+    assert_eq!(s.parts.services.len(), 1, "the manifest watcher");
+    assert_eq!(s.parts.startup_gates.len(), 1);
+    let k = s.plugins[0]
+        .as_any()
+        .downcast_ref::<Kubernetes>()
+        .expect("a Kubernetes plugin");
+    assert_eq!(k.ready(), Some(true), "the files are read at setup");
+    assert_eq!(k.ttl(), 5);
+    assert_eq!(k.zones().len(), 2);
+    let chain = s.chain_with(StubNext::new(Rcode::REFUSED));
+    let (req, result) = run(&chain, query("svc1.testns.svc.cluster.local.", RType::A));
+    let wire = on_the_wire(&req, &result.unwrap());
+    assert_eq!(
+        lines(&wire.answer),
+        ["svc1.testns.svc.cluster.local.\t5\tIN\tA\t10.0.0.1"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn setup_errors_name_the_line() {
+    let dir = temp_dir("errors");
+    let err = setup(
+        spec("kubernetes"),
+        "cluster.local {\n kubernetes {\n  manifests missing.yaml\n }\n}",
+        Some(dir.clone()),
+    )
+    .err()
+    .expect("a missing manifest is an error");
+    assert!(err.to_string().contains("missing.yaml"), "{err}");
+    assert_eq!(err.line, 2);
+
+    std::fs::write(dir.join("bad.yaml"), "kind: Service\nmetadata: [oops\n").unwrap();
+    let err = setup(
+        spec("kubernetes"),
+        "cluster.local {\n kubernetes {\n  manifests bad.yaml\n }\n}",
+        Some(dir.clone()),
+    )
+    .err()
+    .expect("a broken manifest is an error");
+    assert!(err.to_string().contains("bad.yaml"), "{err}");
+
+    // Without `manifests`, `endpoint` or `kubeconfig` the source is the in-cluster API
+    // server; outside a cluster that is a setup error, as in CoreDNS.
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() {
+        let err = setup(spec("kubernetes"), "cluster.local {\n kubernetes\n}", None)
+            .err()
+            .expect("no in-cluster configuration here");
+        assert!(
+            err.to_string().contains("no in-cluster configuration"),
+            "{err}"
+        );
+    }
+    // A kubeconfig that does not exist is one too.
+    let err = setup(
+        spec("kubernetes"),
+        "cluster.local {\n kubernetes {\n  kubeconfig /nonexistent/kubeconfig\n }\n}",
+        None,
+    )
+    .err()
+    .expect("missing kubeconfig");
+    assert!(err.to_string().contains("/nonexistent/kubeconfig"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn startup_gate_waits_for_sync_or_the_timeout() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, mut writer) = Store::new(cairn_k8s::IndexConfig::default());
+    let started = std::time::Instant::now();
+    rt.block_on(super::startup::gate(
+        store.clone(),
+        Duration::from_millis(120),
+    ));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(120), "{waited:?}");
+    assert!(!store.is_synced());
+
+    manifest::apply_all(&mut writer, Vec::new());
+    let started = std::time::Instant::now();
+    rt.block_on(super::startup::gate(store.clone(), Duration::from_secs(30)));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn programming_latency_is_observed() {
+    let (_store, mut writer) = Store::new(cairn_k8s::IndexConfig::default());
+    super::metrics::observe_programming(&mut writer);
+    let family = super::metrics::programming_duration();
+    let before = family.with(&["headless_with_selector"]).count();
+    let stamp = "2024-01-01T00:00:00Z";
+    let yaml = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: h, namespace: ns}}\nspec: {{clusterIP: None}}\n---\n\
+         apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: h-1\n  namespace: ns\n  \
+         labels: {{kubernetes.io/service-name: h}}\n  annotations: {{endpoints.kubernetes.io/last-change-trigger-time: \"{stamp}\"}}\n\
+         addressType: IPv4\nendpoints:\n- addresses: [10.1.1.1]\n"
+    );
+    for object in objects(&yaml) {
+        writer.apply(Change::Upsert(object));
+    }
+    writer.publish();
+    assert_eq!(family.with(&["headless_with_selector"]).count(), before + 1);
+    let text = cairn_core::metrics::registry().encode();
+    assert!(
+        text.contains("coredns_kubernetes_dns_programming_duration_seconds_bucket{service_kind=\"headless_with_selector\",le=\"524.288\"}"),
+        "{text}"
+    );
+}
