@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use cairn_core::request::{Proto, Request, ServerInfo};
 use cairn_core::wire::{encode, parse_query, Message, OptRef, QueryInfo};
-use cairn_server::dispatch::{write_reply, Dispatcher, Outcome};
+use cairn_server::dispatch::{Dispatcher, Outcome};
 use libfuzzer_sys::fuzz_target;
 
 const RICH: &str =
@@ -76,9 +76,9 @@ fn check_dispatch(data: &[u8], proto: Proto) {
     req.local = SocketAddr::from(([127, 0, 0, 1], 53));
     req.proto = proto;
     match d.handle(req) {
-        Outcome::Reply(req, msg) => {
+        Outcome::Reply(mut req, msg) => {
             let mut out = Vec::new();
-            write_reply(&req, &msg, &mut out);
+            req.encode_reply(&msg, &mut out);
             assert!(
                 out.len() <= req.max_reply_size(),
                 "{} bytes for a limit of {}",
