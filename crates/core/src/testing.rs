@@ -120,14 +120,15 @@ impl TestSetup {
     }
 }
 
-/// Sets up `spec` from Corefile text: a whole file such as
-/// `"example.org {\n hosts {\n 10.0.0.1 a\n }\n}"`. Relative paths resolve against `dir`.
-pub fn setup(
-    spec: &PluginSpec,
+/// Builds the [`SetupCtx`] of the `name` lines of a one-block Corefile and hands it to `f`:
+/// what the server does for one plugin of one block. Relative paths resolve against `dir`.
+pub fn with_setup_ctx<R>(
+    name: &str,
     corefile: &str,
     dir: Option<PathBuf>,
-) -> Result<TestSetup, SetupError> {
-    let names = [spec.name];
+    f: impl FnOnce(&mut SetupCtx<'_>) -> Result<R, SetupError>,
+) -> Result<(R, TestSetup), SetupError> {
+    let names = [name];
     let opts = cairn_corefile::ParseOptions::new(&names);
     let parsed = cairn_corefile::parse("Corefile", corefile, &opts)?;
     let block = parsed.blocks.first().expect("a server block");
@@ -148,7 +149,7 @@ pub fn setup(
     let directives: Vec<_> = block
         .directives
         .iter()
-        .filter(|d| d.name.text == spec.name)
+        .filter(|d| d.name.text == name)
         .cloned()
         .collect();
     let mut settings = BlockSettings::default();
@@ -162,12 +163,25 @@ pub fn setup(
         &mut plugins,
         &mut parts,
     );
-    (spec.setup)(&mut ctx)?;
-    Ok(TestSetup {
-        plugins,
-        parts,
-        settings,
-    })
+    let result = f(&mut ctx)?;
+    Ok((
+        result,
+        TestSetup {
+            plugins,
+            parts,
+            settings,
+        },
+    ))
+}
+
+/// Sets up `spec` from Corefile text: a whole file such as
+/// `"example.org {\n hosts {\n 10.0.0.1 a\n }\n}"`. Relative paths resolve against `dir`.
+pub fn setup(
+    spec: &PluginSpec,
+    corefile: &str,
+    dir: Option<PathBuf>,
+) -> Result<TestSetup, SetupError> {
+    with_setup_ctx(spec.name, corefile, dir, spec.setup).map(|((), s)| s)
 }
 
 /// Encodes a reply as the server would for `req` and parses it back: what a client sees.

@@ -87,6 +87,17 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Object>, ManifestError> {
     load_with_stats(paths).map(|loaded| loaded.objects)
 }
 
+/// The objects of manifest text (YAML documents or JSON) that did not come from a file;
+/// `origin` names it in errors. Same rules as [`load`].
+///
+/// # Errors
+/// A [`ManifestError`] naming `origin` and the document.
+pub fn parse_str(origin: &str, text: &str) -> Result<Vec<Object>, ManifestError> {
+    let mut loaded = Loaded::default();
+    read_text(Path::new(origin), text, &mut loaded)?;
+    Ok(loaded.objects)
+}
+
 /// Like [`load`], also reporting the skipped kinds and the files read.
 pub fn load_with_stats<P: AsRef<Path>>(paths: &[P]) -> Result<Loaded, ManifestError> {
     let mut loaded = Loaded {

@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cairn_core::setup::{BlockInfo, BlockSettings, InstanceParts};
-use cairn_core::testing::{lines, on_the_wire, query, run, setup, StubNext};
+use cairn_core::testing::{lines, on_the_wire, query, run, setup, with_setup_ctx, StubNext};
 use cairn_core::wire::{Name, RType, Rcode};
-use cairn_core::{Chain, Plugin, SetupCtx, SetupError};
+use cairn_core::{Chain, Plugin, SetupError};
 use cairn_k8s::{manifest, Change, Object, Store};
 
 use super::setup::{index_config, parse_options, Options};
@@ -37,66 +36,18 @@ const SOA: &str =
 
 /// Parses the `kubernetes` directive of a one-block Corefile.
 fn options(corefile: &str) -> Result<Options, SetupError> {
-    let names = ["kubernetes"];
-    let parsed = cairn_corefile::parse(
-        "Corefile",
+    with_setup_ctx(
+        "kubernetes",
         corefile,
-        &cairn_corefile::ParseOptions::new(&names),
-    )?;
-    let block = parsed.blocks.first().expect("a server block");
-    let mut keys = Vec::new();
-    for t in &block.keys {
-        keys.extend(cairn_corefile::parse_key(&t.text).map_err(|e| t.error(e.to_string()))?);
-    }
-    let zones = keys
-        .iter()
-        .map(|k| Name::parse(&k.zone, None).expect("zone"))
-        .collect();
-    let info = BlockInfo {
-        index: 0,
-        port: 53,
-        keys,
-        zones,
-    };
-    let directives: Vec<_> = block
-        .directives
-        .iter()
-        .filter(|d| d.name.text == "kubernetes")
-        .cloned()
-        .collect();
-    let mut settings = BlockSettings::default();
-    let mut plugins = Vec::new();
-    let mut parts = InstanceParts::default();
-    let ctx = SetupCtx::new(
-        &directives,
-        &info,
-        &mut settings,
-        PathBuf::from("/etc/cairn"),
-        &mut plugins,
-        &mut parts,
-    );
-    parse_options(&ctx)
+        Some(PathBuf::from("/etc/cairn")),
+        |ctx| parse_options(ctx),
+    )
+    .map(|(options, _)| options)
 }
 
 /// The objects of a multi-document YAML text.
 fn objects(yaml: &str) -> Vec<Object> {
-    let mut docs = vec![String::new()];
-    for line in yaml.lines() {
-        if line.trim_end() == "---" {
-            docs.push(String::new());
-        } else {
-            let last = docs.last_mut().expect("a document");
-            last.push_str(line);
-            last.push('\n');
-        }
-    }
-    docs.iter()
-        .filter(|d| {
-            d.lines()
-                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        })
-        .map(|d| Object::from_yaml_str(d).unwrap_or_else(|e| panic!("fixture: {e}\n{d}")))
-        .collect()
+    manifest::parse_str("fixture", yaml).unwrap_or_else(|e| panic!("fixture: {e}"))
 }
 
 /// A plugin over a store holding `yaml`, followed by a stub that answers REFUSED.
