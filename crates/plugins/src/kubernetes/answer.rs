@@ -182,7 +182,7 @@ fn family_matches(qtype: RType, ip: IpAddr) -> bool {
 }
 
 /// The A or AAAA record data of an address.
-fn address_rdata(ip: IpAddr) -> RData {
+pub(crate) fn address_rdata(ip: IpAddr) -> RData {
     match ip {
         IpAddr::V4(v4) => RData::A(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -774,7 +774,7 @@ impl Kubernetes {
 
 /// The SRV weight when `n` entries share priority 0: CoreDNS's float arithmetic
 /// (`floor(100 / (100 n) * 100)`, at least 1).
-fn srv_weight(n: usize) -> u16 {
+pub(crate) fn srv_weight(n: usize) -> u16 {
     #[allow(clippy::cast_precision_loss)]
     let total = 100.0 * n as f64;
     let w = (100.0 / total * 100.0).floor();

@@ -36,7 +36,7 @@ fn prefixed(prefix: &[&[u8]], zone: &[u8]) -> Option<Name> {
 
 impl Kubernetes {
     /// The SOA of zone `zone`, spelled `zone_as_asked`.
-    fn soa(&self, snap: &Snapshot, zone: usize, zone_as_asked: &[u8]) -> Option<Record> {
+    pub(crate) fn soa(&self, snap: &Snapshot, zone: usize, zone_as_asked: &[u8]) -> Option<Record> {
         let serial = if self.multicluster[zone] {
             snap.multicluster_modified()
         } else {

@@ -24,6 +24,7 @@ mod source;
 mod startup;
 #[cfg(test)]
 mod tests;
+mod zone_transfer;
 
 pub use setup::{setup, PodMode};
 pub use source::{start_api_source, ApiSettings, ClientTls, Kubeconfig, SourceError, WatchKinds};
@@ -35,7 +36,7 @@ use cairn_core::arc_swap::ArcSwapOption;
 use cairn_core::wire::name::is_subdomain_wire;
 use cairn_core::wire::{Name, RData, RType, Rcode, Soa};
 use cairn_core::zones::Fallthrough;
-use cairn_core::{Next, Plugin, Request, Served};
+use cairn_core::{Next, Plugin, Request, Served, Transferer};
 use cairn_k8s::{Snapshot, Store};
 
 use answer::Missing;
@@ -207,6 +208,10 @@ impl Plugin for Kubernetes {
 
     fn ready(&self) -> Option<bool> {
         Some(self.store.is_synced())
+    }
+
+    fn transferer(&self) -> Option<&dyn Transferer> {
+        Some(self)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

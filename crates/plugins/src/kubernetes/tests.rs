@@ -1428,3 +1428,189 @@ fn programming_latency_is_observed() {
         "{text}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// xfr_test.go: the cluster zone as a transfer lists it
+// ---------------------------------------------------------------------------------------------
+
+impl Fixture {
+    /// The records `transfer` would send for `zone`, as lines, in order.
+    fn transfer(&self, zone: &str) -> Option<Vec<String>> {
+        let zone = Name::parse(zone, None).expect("zone");
+        let records = self.plugin.transferer()?.transfer(&zone)?;
+        Some(lines(&records).iter().map(|l| normalize(l)).collect())
+    }
+
+    /// Checks a transfer against a zone text (one record per line, `SERIAL` for the serial;
+    /// the closing SOA is the `transfer` plugin's and is not listed).
+    fn check_transfer(&self, zone: &str, want: &str) {
+        let serial = self.serial().to_string();
+        let want: Vec<String> = want
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| normalize(&l.replace("SERIAL", &serial)))
+            .collect();
+        let got = self.transfer(zone).expect("authoritative");
+        if got != want {
+            let first = got
+                .iter()
+                .zip(&want)
+                .position(|(g, w)| g != w)
+                .unwrap_or(got.len().min(want.len()));
+            panic!(
+                "transfer of {zone} differs at record {first}\n got  {:#?}\n want {:#?}",
+                got.get(first..),
+                want.get(first..)
+            );
+        }
+    }
+}
+
+/// CoreDNS's expected cluster zone (xfr_test.go) for its test cluster, plus the
+/// `portless` service our fixture adds (an A record and no SRV).
+const TRANSFERRED_ZONE: &str = "
+cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 5
+cluster.local. 5 IN NS ns.dns.cluster.local.
+ns.dns.cluster.local. 5 IN A 10.0.0.10
+external.testns.svc.cluster.local. 5 IN CNAME ext.interwebs.test.
+external-to-service.testns.svc.cluster.local. 5 IN CNAME svc1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2
+172-0-0-2.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.2
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-2.hdls1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3
+172-0-0-3.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.3
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 172-0-0-3.hdls1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4
+dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.4
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5
+dup-name.hdls1.testns.svc.cluster.local. 5 IN A 172.0.0.5
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1
+5678-abcd--1.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::1
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--1.hdls1.testns.svc.cluster.local.
+hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2
+5678-abcd--2.hdls1.testns.svc.cluster.local. 5 IN AAAA 5678:abcd::2
+_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 16 80 5678-abcd--2.hdls1.testns.svc.cluster.local.
+hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20
+172-0-0-20.hdlsprtls.testns.svc.cluster.local. 5 IN A 172.0.0.20
+kubedns.kube-system.svc.cluster.local. 5 IN A 10.0.0.10
+kubedns.kube-system.svc.cluster.local. 5 IN SRV 0 100 53 kubedns.kube-system.svc.cluster.local.
+_dns._udp.kubedns.kube-system.svc.cluster.local. 5 IN SRV 0 100 53 kubedns.kube-system.svc.cluster.local.
+portless.testns.svc.cluster.local. 5 IN A 10.0.0.4
+svc-dual-stack.testns.svc.cluster.local. 5 IN A 10.0.0.3
+svc-dual-stack.testns.svc.cluster.local. 5 IN AAAA 10::3
+svc-dual-stack.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc-dual-stack.testns.svc.cluster.local.
+_http._tcp.svc-dual-stack.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc-dual-stack.testns.svc.cluster.local.
+svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1
+svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local.
+_http._tcp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc1.testns.svc.cluster.local.
+svc6.testns.svc.cluster.local. 5 IN AAAA 1234:abcd::1
+svc6.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc6.testns.svc.cluster.local.
+_http._tcp.svc6.testns.svc.cluster.local. 5 IN SRV 0 100 80 svc6.testns.svc.cluster.local.
+svcempty.testns.svc.cluster.local. 5 IN A 10.0.0.1
+svcempty.testns.svc.cluster.local. 5 IN SRV 0 100 80 svcempty.testns.svc.cluster.local.
+_http._tcp.svcempty.testns.svc.cluster.local. 5 IN SRV 0 100 80 svcempty.testns.svc.cluster.local.
+";
+
+#[test]
+fn transfer_lists_the_cluster_zone_as_coredns() {
+    let f = Fixture::build(
+        "cluster.local {\n kubernetes {\n  namespaces testns kube-system\n }\n}",
+        HANDLER,
+        true,
+        &["10.0.0.10"],
+    );
+    f.check_transfer("cluster.local.", TRANSFERRED_ZONE);
+    // The zone's own spelling does not matter; other zones are not this plugin's.
+    assert!(f.transfer("Cluster.Local.").is_some());
+    assert!(f.transfer("example.com.").is_none());
+    assert!(f.transfer("svc.cluster.local.").is_none());
+}
+
+#[test]
+fn transfer_respects_namespaces_and_endpoint_pod_names() {
+    let f = Fixture::build(
+        "cluster.local {\n kubernetes {\n  namespaces kube-system\n  ttl 30\n }\n}",
+        HANDLER,
+        true,
+        &["10.0.0.10"],
+    );
+    f.check_transfer(
+        "cluster.local.",
+        "
+cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 30
+cluster.local. 30 IN NS ns.dns.cluster.local.
+ns.dns.cluster.local. 30 IN A 10.0.0.10
+kubedns.kube-system.svc.cluster.local. 30 IN A 10.0.0.10
+kubedns.kube-system.svc.cluster.local. 30 IN SRV 0 100 53 kubedns.kube-system.svc.cluster.local.
+_dns._udp.kubedns.kube-system.svc.cluster.local. 30 IN SRV 0 100 53 kubedns.kube-system.svc.cluster.local.
+",
+    );
+}
+
+#[test]
+fn transfer_name_servers_are_listed_once_with_all_their_addresses() {
+    // Dual stack with no Service of its own: one NS name, both addresses as glue.
+    let f = Fixture::build(
+        "cluster.local {\n kubernetes {\n  namespaces nothing-here\n }\n}",
+        HANDLER,
+        true,
+        &["10.0.0.10", "fd00::10"],
+    );
+    f.check_transfer(
+        "cluster.local.",
+        "
+cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. SERIAL 7200 1800 86400 5
+cluster.local. 5 IN NS ns.dns.cluster.local.
+ns.dns.cluster.local. 5 IN A 10.0.0.10
+ns.dns.cluster.local. 5 IN AAAA fd00::10
+",
+    );
+}
+
+#[test]
+fn transfer_of_a_multicluster_zone_lists_service_imports() {
+    let f = Fixture::build(
+        "clusterset.local {\n kubernetes {\n  namespaces testns\n  multicluster clusterset.local\n }\n}",
+        MULTICLUSTER,
+        true,
+        &["10.0.0.10"],
+    );
+    f.check_transfer(
+        "clusterset.local.",
+        "
+clusterset.local. 5 IN SOA ns.dns.clusterset.local. hostmaster.clusterset.local. SERIAL 7200 1800 86400 5
+clusterset.local. 5 IN NS ns.dns.clusterset.local.
+ns.dns.clusterset.local. 5 IN A 10.0.0.10
+hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.2
+172-0-0-2.hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.2
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 172-0-0-2.hdls1.testns.svc.clusterset.local.
+hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.3
+172-0-0-3.hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.3
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 172-0-0-3.hdls1.testns.svc.clusterset.local.
+hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.4
+dup-name.hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.4
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.clusterset.local.
+hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.5
+dup-name.hdls1.testns.svc.clusterset.local. 5 IN A 172.0.0.5
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 dup-name.hdls1.testns.svc.clusterset.local.
+hdls1.testns.svc.clusterset.local. 5 IN AAAA 5678:abcd::1
+5678-abcd--1.hdls1.testns.svc.clusterset.local. 5 IN AAAA 5678:abcd::1
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 5678-abcd--1.hdls1.testns.svc.clusterset.local.
+hdls1.testns.svc.clusterset.local. 5 IN AAAA 5678:abcd::2
+5678-abcd--2.hdls1.testns.svc.clusterset.local. 5 IN AAAA 5678:abcd::2
+_http._tcp.hdls1.testns.svc.clusterset.local. 5 IN SRV 0 16 80 5678-abcd--2.hdls1.testns.svc.clusterset.local.
+hdlsprtls.testns.svc.clusterset.local. 5 IN A 172.0.0.20
+172-0-0-20.hdlsprtls.testns.svc.clusterset.local. 5 IN A 172.0.0.20
+svc-dual-stack.testns.svc.clusterset.local. 5 IN A 10.0.0.3
+svc-dual-stack.testns.svc.clusterset.local. 5 IN AAAA 10::3
+svc-dual-stack.testns.svc.clusterset.local. 5 IN SRV 0 100 80 svc-dual-stack.testns.svc.clusterset.local.
+_http._tcp.svc-dual-stack.testns.svc.clusterset.local. 5 IN SRV 0 100 80 svc-dual-stack.testns.svc.clusterset.local.
+svc1.testns.svc.clusterset.local. 5 IN A 10.0.0.1
+svc1.testns.svc.clusterset.local. 5 IN SRV 0 100 80 svc1.testns.svc.clusterset.local.
+_http._tcp.svc1.testns.svc.clusterset.local. 5 IN SRV 0 100 80 svc1.testns.svc.clusterset.local.
+",
+    );
+}
