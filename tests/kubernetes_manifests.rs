@@ -247,3 +247,75 @@ fn a_missing_manifest_fails_the_start() {
     let output = failure.stderr;
     assert!(output.contains("nowhere.yaml"), "{output}");
 }
+
+/// `autopath @kubernetes`: a query from a pod's address (here the test client's 127.0.0.1,
+/// given to a pod in the manifests) is completed along that pod's search path on the server.
+#[test]
+fn autopath_walks_the_search_path_of_the_client_pod() {
+    let mport = free_port();
+    let corefile = format!(
+        ". {{
+    prometheus 127.0.0.1:{mport}
+    autopath cluster.local @kubernetes
+    kubernetes cluster.local {{
+        manifests cluster.yaml
+        pods verified
+    }}
+    file root.zone .
+}}
+"
+    );
+    let cluster = format!(
+        "{CLUSTER}---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client, namespace: podns}}
+status:
+  phase: Running
+  podIP: 127.0.0.1
+"
+    );
+    // The last step of the path is the bare name, outside the cluster zone: a root zone
+    // answers it (NXDOMAIN), where a cluster would have `forward`.
+    let root =
+        ". 300 IN SOA ns.root. hostmaster.root. 1 7200 3600 1209600 300\n. 300 IN NS ns.root.\n";
+    let srv = Server::start_files(
+        &corefile,
+        &[("cluster.yaml", &cluster), ("root.zone", root)],
+    );
+    for tcp in [false, true] {
+        // The client's resolver tries `svc1.testns` in its own namespace first.
+        let r = ask(
+            &srv,
+            tcp,
+            "svc1.testns.podns.svc.cluster.local.",
+            RecordType::A,
+        );
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r}");
+        assert_eq!(
+            section(&r.answers),
+            [
+                "svc1.testns.podns.svc.cluster.local. 5 CNAME svc1.testns.svc.cluster.local.",
+                "svc1.testns.svc.cluster.local. 5 A 10.0.0.1"
+            ],
+            "{r}"
+        );
+        // A name that exists nowhere on the path: the first step's NXDOMAIN (with the cluster
+        // zone's SOA, as kubernetes answered it).
+        let r = ask(&srv, tcp, "nothing.podns.svc.cluster.local.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "{r}");
+        assert!(r.answers.is_empty(), "{r}");
+        assert_eq!(
+            r.authorities.first().map(|a| a.name.to_string()).as_deref(),
+            Some("cluster.local."),
+            "{r}"
+        );
+    }
+    let (status, body) = http_get(mport, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("coredns_autopath_success_total{") && l.ends_with(" 2")),
+        "{body}"
+    );
+}

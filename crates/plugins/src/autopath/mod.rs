@@ -12,7 +12,7 @@ mod setup;
 #[cfg(test)]
 mod tests;
 
-pub use setup::setup;
+pub use setup::{search_domains, setup};
 
 use std::sync::{Arc, OnceLock};
 

@@ -19,6 +19,7 @@ mod local_addrs;
 mod metrics;
 mod name;
 mod reverse;
+mod search_path;
 mod setup;
 mod source;
 mod startup;
@@ -32,11 +33,11 @@ pub use source::{start_api_source, ApiSettings, ClientTls, Kubeconfig, SourceErr
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use cairn_core::arc_swap::ArcSwapOption;
+use cairn_core::arc_swap::{ArcSwap, ArcSwapOption};
 use cairn_core::wire::name::is_subdomain_wire;
 use cairn_core::wire::{Name, RData, RType, Rcode, Soa};
 use cairn_core::zones::Fallthrough;
-use cairn_core::{Next, Plugin, Request, Served, Transferer};
+use cairn_core::{AutoPather, Next, Plugin, Request, Served, Transferer};
 use cairn_k8s::{Snapshot, Store};
 
 use answer::Missing;
@@ -66,6 +67,10 @@ pub struct Kubernetes {
     /// Per zone, the last negative-answer SOA built (lower-case zone), reused while the
     /// serial stays the same.
     soa_cache: Vec<ArcSwapOption<Soa>>,
+    /// This host's resolver search domains, appended to every pod's search path.
+    host_search: Vec<Name>,
+    /// Search paths built so far for `autopath @kubernetes`, per zone and namespace.
+    search_paths: ArcSwap<search_path::SearchPaths>,
 }
 
 /// The schema version of the Kubernetes DNS specification served at `dns-version.<zone>`.
@@ -105,6 +110,8 @@ impl Kubernetes {
                 .iter()
                 .map(|_| ArcSwapOption::empty())
                 .collect(),
+            host_search: Vec::new(),
+            search_paths: ArcSwap::from_pointee(vec![Default::default(); options.zones.len()]),
         }
     }
 
@@ -211,6 +218,10 @@ impl Plugin for Kubernetes {
     }
 
     fn transferer(&self) -> Option<&dyn Transferer> {
+        Some(self)
+    }
+
+    fn auto_pather(&self) -> Option<&dyn AutoPather> {
         Some(self)
     }
 

@@ -2,7 +2,7 @@
 //! source (API server or manifest files) as a background service, and registers the handler,
 //! its readiness and the startup gate that holds listeners back until the index synced.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +17,12 @@ use cairn_k8s::{manifest, IndexConfig, ManifestSource, Selector, Store};
 use super::source::{
     start_api_source, ApiSettings, ClientTls, Kubeconfig, WatchKinds, MANIFEST_POLL,
 };
-use super::{local_addrs, metrics, startup, Kubernetes};
+use super::{local_addrs, metrics, search_path, startup, Kubernetes};
 
 /// Default TTL of generated records.
 const DEFAULT_TTL: u32 = 5;
+/// The resolver configuration whose search domains end every pod's search path (autopath).
+const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Largest `ttl` accepted.
 const MAX_TTL: u32 = 3600;
 /// Default `startup_timeout`.
@@ -431,6 +433,8 @@ pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
         .flat_map(|l| l.except.clone())
         .collect();
     let local = local_addrs::local_ips(&bind, &except);
-    ctx.add_plugin(Arc::new(Kubernetes::new(&options, store, local)));
+    let mut plugin = Kubernetes::new(&options, store, local);
+    plugin.host_search = search_path::host_search_domains(Path::new(HOST_RESOLV_CONF));
+    ctx.add_plugin(Arc::new(plugin));
     Ok(())
 }

@@ -1614,3 +1614,129 @@ _http._tcp.svc1.testns.svc.clusterset.local. 5 IN SRV 0 100 80 svc1.testns.svc.c
 ",
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// autopath_test.go (kubernetes side): the search path of a client pod
+// ---------------------------------------------------------------------------------------------
+
+/// A plugin over `yaml` with `host_search` as this host's search domains.
+fn with_host_search(corefile: &str, yaml: &str, host_search: &[&str]) -> Arc<Kubernetes> {
+    let opts = options(corefile).unwrap_or_else(|e| panic!("{e}"));
+    let (store, mut writer) = Store::new(index_config(&opts));
+    manifest::apply_all(&mut writer, objects(yaml));
+    let mut k = Kubernetes::new(&opts, store, Vec::new());
+    k.host_search = host_search
+        .iter()
+        .map(|d| Name::parse(d, None).expect("domain"))
+        .collect();
+    Arc::new(k)
+}
+
+fn search_path_of(k: &Kubernetes, qname: &str, client: &str) -> Option<Vec<String>> {
+    use cairn_core::{request::Proto, testing::query_from, AutoPather};
+    let req = query_from(qname, RType::A, client.parse().expect("addr"), Proto::Udp);
+    k.search_path(&req)
+        .map(|p| p.iter().map(|n| n.to_string()).collect())
+}
+
+#[test]
+fn search_path_comes_from_the_client_pods_namespace() {
+    const VERIFIED: &str = "cluster.local {\n kubernetes {\n  pods verified\n }\n}";
+    let k = with_host_search(VERIFIED, HANDLER, &["corp.example.", "example."]);
+    // Pod `foo` in `podns` has 10.240.0.1.
+    assert_eq!(
+        search_path_of(&k, "db.podns.svc.cluster.local.", "10.240.0.1:5353").unwrap(),
+        [
+            "podns.svc.cluster.local.",
+            "svc.cluster.local.",
+            "cluster.local.",
+            "corp.example.",
+            "example.",
+            "."
+        ]
+    );
+    // The same list is shared by the next query from that namespace.
+    use cairn_core::{request::Proto, testing::query_from, AutoPather};
+    let ask = || {
+        let req = query_from(
+            "x.cluster.local.",
+            RType::A,
+            "10.240.0.1:1".parse().unwrap(),
+            Proto::Udp,
+        );
+        k.search_path(&req).expect("a path")
+    };
+    assert!(Arc::ptr_eq(&ask(), &ask()));
+    // An IPv4-mapped client address is the same pod.
+    assert!(search_path_of(&k, "x.cluster.local.", "[::ffff:10.240.0.1]:1").is_some());
+    // No pod with that address, or a name outside the zones: no search path.
+    assert_eq!(search_path_of(&k, "x.cluster.local.", "10.240.0.9:1"), None);
+    assert_eq!(search_path_of(&k, "example.com.", "10.240.0.1:1"), None);
+
+    // Only `pods verified` knows the client's pod.
+    for mode in ["insecure", "disabled"] {
+        let corefile = format!("cluster.local {{\n kubernetes {{\n  pods {mode}\n }}\n}}");
+        let k = with_host_search(&corefile, HANDLER, &[]);
+        assert_eq!(
+            search_path_of(&k, "x.cluster.local.", "10.240.0.1:1"),
+            None,
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn search_path_in_the_root_zone() {
+    let k = with_host_search(". {\n kubernetes . {\n  pods verified\n }\n}", HANDLER, &[]);
+    assert_eq!(
+        search_path_of(&k, "x.podns.svc.", "10.240.0.1:1").unwrap(),
+        ["podns.svc.", "svc.", "."]
+            .iter()
+            .chain(&["."])
+            .copied()
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn autopath_at_kubernetes_walks_the_pods_search_path() {
+    const COREFILE: &str = "cluster.local {\n kubernetes {\n  pods verified\n }\n}";
+    let k = with_host_search(COREFILE, HANDLER, &[]);
+    let autopath = Arc::new(crate::autopath::AutoPath::new(
+        vec![Name::parse("cluster.local.", None).unwrap()],
+        crate::autopath::SearchSource::Plugin("kubernetes".into()),
+    ));
+    let next = StubNext::new(Rcode::NXDOMAIN);
+    let chain = Chain::new(vec![autopath, k as Arc<dyn Plugin>, next]);
+    use cairn_core::{request::Proto, testing::query_from};
+    let ask = |qname: &str, client: &str| {
+        let req = query_from(qname, RType::A, client.parse().unwrap(), Proto::Udp);
+        let (req, result) = run(&chain, req);
+        let m = result.expect("a reply");
+        (on_the_wire(&req, &m), m)
+    };
+    // The pod in podns asks for svc1.testns as its resolver would first try it.
+    let (wire, m) = ask("svc1.testns.podns.svc.cluster.local.", "10.240.0.1:1");
+    assert_eq!(wire.rcode, Rcode::NOERROR);
+    assert_eq!(
+        lines(&m.answer)
+            .iter()
+            .map(|l| normalize(l))
+            .collect::<Vec<_>>(),
+        [
+            "svc1.testns.podns.svc.cluster.local. 5 IN CNAME svc1.testns.svc.cluster.local.",
+            "svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1"
+        ]
+    );
+    assert_eq!(
+        wire.question
+            .as_ref()
+            .map(|q| q.name.to_string())
+            .as_deref(),
+        Some("svc1.testns.podns.svc.cluster.local.")
+    );
+    // From an address no pod has, the query is answered as asked: NXDOMAIN.
+    let (wire, m) = ask("svc1.testns.podns.svc.cluster.local.", "10.9.9.9:1");
+    assert_eq!(wire.rcode, Rcode::NXDOMAIN);
+    assert!(m.answer.is_empty());
+}
