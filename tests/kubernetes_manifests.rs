@@ -319,3 +319,71 @@ status:
         "{body}"
     );
 }
+
+/// An ExternalName service whose target lies outside the cluster zone: the target is looked
+/// up through the server (here a `file` zone in the same block) and its records follow the
+/// CNAME.
+#[test]
+fn external_name_targets_are_looked_up_through_the_server() {
+    let corefile = ". {
+    kubernetes cluster.local {
+        manifests cluster.yaml
+    }
+    file interwebs.zone interwebs.test
+}
+";
+    let zone = "$ORIGIN interwebs.test.
+@ 300 IN SOA ns hostmaster 1 7200 3600 1209600 300
+@ 300 IN NS ns
+ns 300 IN A 192.0.2.53
+ext 300 IN A 1.2.3.4
+ext 300 IN AAAA 2001:db8::4
+";
+    let srv = Server::start_files(
+        corefile,
+        &[("cluster.yaml", CLUSTER), ("interwebs.zone", zone)],
+    );
+    for tcp in [false, true] {
+        let r = ask(
+            &srv,
+            tcp,
+            "external.testns.svc.cluster.local.",
+            RecordType::A,
+        );
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r}");
+        assert_eq!(
+            section(&r.answers),
+            [
+                "ext.interwebs.test. 300 A 1.2.3.4",
+                "external.testns.svc.cluster.local. 5 CNAME ext.interwebs.test."
+            ],
+            "{r}"
+        );
+        let r = ask(
+            &srv,
+            tcp,
+            "external.testns.svc.cluster.local.",
+            RecordType::AAAA,
+        );
+        assert_eq!(
+            section(&r.answers),
+            [
+                "ext.interwebs.test. 300 AAAA 2001:db8::4",
+                "external.testns.svc.cluster.local. 5 CNAME ext.interwebs.test."
+            ],
+            "{r}"
+        );
+        // A CNAME query is answered from the cluster alone.
+        let r = ask(
+            &srv,
+            tcp,
+            "external.testns.svc.cluster.local.",
+            RecordType::CNAME,
+        );
+        assert_eq!(
+            section(&r.answers),
+            ["external.testns.svc.cluster.local. 5 CNAME ext.interwebs.test."],
+            "{r}"
+        );
+    }
+}

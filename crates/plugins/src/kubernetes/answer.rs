@@ -635,8 +635,8 @@ impl Kubernetes {
         lower.set_wire_lowercase(target_name.wire());
         let zone = self.zones[q.zone].wire();
         if !is_subdomain_wire(lower.wire(), zone) {
-            // Resolving a target outside the cluster zones through the whole server is the
-            // server's self-lookup; until that is wired in, the CNAME is answered alone.
+            // A target outside this zone: the handler completes the answer with a lookup
+            // through the whole server once this CNAME ends the answer.
             m.answer.push(cname);
             return;
         }

@@ -34,8 +34,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use cairn_core::arc_swap::{ArcSwap, ArcSwapOption};
+use cairn_core::resolve::answer_of;
 use cairn_core::wire::name::is_subdomain_wire;
-use cairn_core::wire::{Name, RData, RType, Rcode, Soa};
+use cairn_core::wire::{Message, Name, RData, RType, Rcode, Record, Soa};
 use cairn_core::zones::Fallthrough;
 use cairn_core::{AutoPather, Next, Plugin, Request, Served, Transferer};
 use cairn_k8s::{Snapshot, Store};
@@ -167,6 +168,56 @@ impl Kubernetes {
     }
 }
 
+/// The target of an ExternalName CNAME that ends an A/AAAA answer: a name outside the zone,
+/// whose addresses only the rest of the server can find.
+fn external_target(qtype: RType, m: &Message) -> Option<Name> {
+    if qtype != RType::A && qtype != RType::AAAA {
+        return None;
+    }
+    match m.answer.last() {
+        Some(Record {
+            data: RData::Cname(target),
+            ..
+        }) => Some(target.clone()),
+        _ => None,
+    }
+}
+
+impl Kubernetes {
+    /// Completes an answer that ends with a CNAME to a name outside the zone by looking the
+    /// target up through the whole server (CoreDNS's upstream lookup): the CNAME and the
+    /// target's answer records. When the lookup cannot be made or fails, the CNAME is
+    /// dropped and the answer is NODATA, as in CoreDNS.
+    fn chase_external<'a>(
+        &'a self,
+        req: Box<Request>,
+        mut m: Message,
+        zone: usize,
+        target: Name,
+    ) -> Served<'a> {
+        let qtype = req.qtype();
+        let lookup = req.lookup_through_server(&target, qtype);
+        Served::Pending(Box::pin(async move {
+            let found = match lookup {
+                Ok(fut) => answer_of(fut).await.ok(),
+                Err(_) => None,
+            };
+            match found {
+                Some(found) => m.answer.extend(found.answer),
+                None => {
+                    m.answer.pop();
+                    if m.answer.is_empty() {
+                        m.additional.clear();
+                        let snap = self.store.load();
+                        self.push_soa(&snap, &req, zone, &mut m);
+                    }
+                }
+            }
+            (req, Ok(m))
+        }))
+    }
+}
+
 impl Plugin for Kubernetes {
     fn name(&self) -> &'static str {
         "kubernetes"
@@ -187,7 +238,12 @@ impl Plugin for Kubernetes {
         let result = self.answer(&snap, &req, zone, &mut m);
         m.flags.aa = true;
         match result {
-            Ok(()) if !m.answer.is_empty() => {}
+            Ok(()) if !m.answer.is_empty() => {
+                if let Some(target) = external_target(qtype, &m) {
+                    drop(snap);
+                    return self.chase_external(req, m, zone, target);
+                }
+            }
             Ok(()) => {
                 // NODATA: only the SOA.
                 m.additional.clear();
