@@ -105,9 +105,10 @@ list_baseline() {
     taskset -c "$SERVER_CPU" python3 - "$OUT/kubeconfig" <<'EOF'
 import base64, re, ssl, sys, tempfile, threading, time, urllib.request
 text = open(sys.argv[1]).read()
-server = re.search(r"server:\s*(\S+)", text).group(1)
-token = re.search(r"token:\s*(\S+)", text).group(1)
-ca = base64.b64decode(re.search(r"certificate-authority-data:\s*(\S+)", text).group(1))
+def field(key):
+    return re.search(key + r':\s*"?([^"\s]+)"?', text).group(1)
+server, token = field("server"), field("token")
+ca = base64.b64decode(field("certificate-authority-data"))
 with tempfile.NamedTemporaryFile(suffix=".pem", delete=False) as f:
     f.write(ca)
 ctx = ssl.create_default_context(cafile=f.name)
@@ -170,7 +171,8 @@ done
 log "cairn ready ${READY_S}s after start"
 sleep 3
 RSS_MB=$(awk -v kb="$(rss_kb "${PID[cairn]}")" 'BEGIN { printf "%.1f", kb / 1024 }')
-log "cairn resident memory after sync: ${RSS_MB} MB"
+PEAK_MB=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/${PID[cairn]}/status")
+log "cairn resident memory after sync: ${RSS_MB} MB (peak during sync ${PEAK_MB} MB)"
 
 # ---------------------------------------------------------------- 3. knot, answers, dnsperf
 write_knot_conf "$OUT" "$PORT_KNOT" cluster.local.=db.cluster.local
@@ -237,6 +239,7 @@ median_us() { # server: median us/query over its ok (else noisy) runs
     echo "| cairn start to /ready 200 | ${READY_S} s |"
     echo "| ready minus list baseline | $(awk -v a="$READY_S" -v b="$LIST_S" 'BEGIN { printf "%.3f", a - b }') s |"
     echo "| cairn VmRSS after sync (idle) | ${RSS_MB} MB |"
+    echo "| cairn VmHWM (peak resident, during the first sync) | ${PEAK_MB} MB |"
     echo "| cairn VmRSS after the dnsperf runs | ${RSS_AFTER_MB} MB |"
     echo
     echo "Service A lookups, dnsperf -c $DNSPERF_CLIENTS -q $DNSPERF_OUTSTANDING -l $DURATION on CPU $CLIENT_CPU, server on CPU $SERVER_CPU:"

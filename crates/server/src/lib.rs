@@ -60,6 +60,23 @@ pub struct Server {
     http: http::HttpPool,
     running: Running,
     tcp_limits: tcp::TcpLimits,
+    /// Returns freed heap to the system now and then (see [`sys::release_free_heap`]).
+    heap_trimmer: JoinHandle<()>,
+}
+
+/// How often freed heap is given back (relists of a big cluster leave parse buffers).
+const HEAP_TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The task that trims the heap every [`HEAP_TRIM_EVERY`].
+fn spawn_heap_trimmer() -> JoinHandle<()> {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(HEAP_TRIM_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let _ = tokio::task::spawn_blocking(sys::release_free_heap).await;
+        }
+    })
 }
 
 fn bind_listener(
@@ -99,6 +116,7 @@ impl Server {
                 digest: String::new(),
             },
             tcp_limits: tcp::TcpLimits::default(),
+            heap_trimmer: spawn_heap_trimmer(),
         };
         server.install(corefile).await?;
         Ok(server)
@@ -162,6 +180,8 @@ impl Server {
             services.push(tokio::spawn((s.run)(shutdown.clone())));
         }
         futures_util::future::join_all(inst.parts.startup_gates.into_iter().map(|(_, g)| g)).await;
+        // A first sync (and a rebuilt instance) leaves freed parse buffers behind.
+        let _ = tokio::task::spawn_blocking(sys::release_free_heap).await;
         if !first_start {
             if let Err(e) = self.http.apply(&inst.parts.http) {
                 trigger.fire();
@@ -278,6 +298,12 @@ impl Server {
         })
         .await;
         self.http.close();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.heap_trimmer.abort();
     }
 }
 

@@ -1,4 +1,5 @@
-//! Batched UDP receive and send (`recvmmsg`/`sendmmsg`), the only unsafe code in Cairn.
+//! Batched UDP receive and send (`recvmmsg`/`sendmmsg`), interface addresses and heap
+//! trimming: the only unsafe code in Cairn.
 //!
 //! One system call moves up to [`BATCH`] datagrams, which measurably cuts CPU per packet
 //! under load. The `mmsghdr` arrays are built on the stack for each call and point into
@@ -203,4 +204,23 @@ pub fn interface_addrs(name: &str) -> Vec<std::net::IpAddr> {
         libc::freeifaddrs(list);
     }
     out
+}
+
+/// Gives the pages of freed heap memory back to the system (glibc's `malloc_trim`).
+///
+/// Loading a cluster parses hundreds of megabytes of JSON into short-lived buffers; glibc
+/// keeps the freed chunks mapped inside its arenas, so without this a process that holds
+/// 30 MB of index stays at over 100 MB resident after the first sync. Returns true when
+/// memory was released. A no-op where the C library is not glibc.
+pub fn release_free_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only walks and madvises the allocator's own free chunks; it
+        // takes the arena locks itself and has no preconditions.
+        unsafe { libc::malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
 }
