@@ -14,6 +14,7 @@ pub mod errors;
 pub mod file;
 pub mod health;
 pub mod hosts;
+pub mod k8s_external;
 pub mod kubernetes;
 pub mod log;
 pub mod minimal;

@@ -77,7 +77,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("route53"),
     not_yet("azure"),
     not_yet("clouddns"),
-    not_yet("k8s_external"),
+    has("k8s_external", crate::k8s_external::setup, false),
     has("kubernetes", crate::kubernetes::setup, true),
     has("file", crate::file::setup, false),
     not_yet("auto"),

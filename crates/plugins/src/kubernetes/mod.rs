@@ -15,6 +15,7 @@
 
 mod answer;
 mod authority;
+mod external;
 mod local_addrs;
 mod metrics;
 mod name;
