@@ -45,9 +45,14 @@ fn has_soa(m: &Message) -> bool {
     m.authority.iter().any(|r| rtype_of(r) == RType::SOA)
 }
 
-/// Classifies a reply to a question of type `qtype`. `now_unix` is only read when the reply
-/// carries RRSIGs and asked for DNSSEC.
-pub(crate) fn typify(m: &Message, qtype: RType, now_unix: impl Fn() -> i64) -> Kind {
+/// Classifies a reply to a question of type `qtype`. Signatures are checked when DNSSEC was
+/// asked for (`dnssec_ok`, or the reply's own OPT); `now_unix` is only read then.
+pub(crate) fn typify(
+    m: &Message,
+    qtype: RType,
+    dnssec_ok: bool,
+    now_unix: impl Fn() -> i64,
+) -> Kind {
     if m.opcode == OPCODE_UPDATE {
         return Kind::Update;
     }
@@ -58,7 +63,8 @@ pub(crate) fn typify(m: &Message, qtype: RType, now_unix: impl Fn() -> i64) -> K
     if qtype == RType::AXFR || qtype == RType::IXFR {
         return Kind::Meta;
     }
-    if m.edns.as_ref().is_some_and(|e| e.dnssec_ok) && has_expired_signature(m, now_unix()) {
+    let dnssec_ok = dnssec_ok || m.edns.as_ref().is_some_and(|e| e.dnssec_ok);
+    if dnssec_ok && has_expired_signature(m, now_unix()) {
         return Kind::OtherError;
     }
     if !m.answer.is_empty() {
@@ -90,8 +96,13 @@ pub(crate) fn typify(m: &Message, qtype: RType, now_unix: impl Fn() -> i64) -> K
 /// The classification the cache uses: like [`typify`], except that a NOERROR reply whose
 /// answer does not answer the question (a CNAME chain that ends elsewhere) but carries an
 /// SOA is no data.
-pub(crate) fn cache_kind(m: &Message, q: &Question<'_>, now_unix: impl Fn() -> i64) -> Kind {
-    let kind = typify(m, q.qtype, now_unix);
+pub(crate) fn cache_kind(
+    m: &Message,
+    q: &Question<'_>,
+    dnssec_ok: bool,
+    now_unix: impl Fn() -> i64,
+) -> Kind {
+    let kind = typify(m, q.qtype, dnssec_ok, now_unix);
     if kind == Kind::NoError && has_soa(m) && is_nodata(m, q) {
         return Kind::NoData;
     }
@@ -132,12 +143,24 @@ pub(crate) fn minimal_ttl(m: &Message, kind: Kind, max: u32) -> u32 {
         .fold(max, u32::min)
 }
 
-/// The question a reply is checked against (lower-case name).
+/// The question a reply is checked against.
 #[derive(Clone, Copy)]
 pub(crate) struct Question<'a> {
     pub name: &'a [u8],
     pub qtype: RType,
     pub qclass: u16,
+}
+
+impl<'a> Question<'a> {
+    /// The reply's own question if it has one (a reply parsed from an upstream), else
+    /// `asked` (a reply built for the request, which the server writes the question of).
+    pub(crate) fn of_reply(m: &'a Message, asked: Question<'a>) -> Question<'a> {
+        m.question.as_ref().map_or(asked, |q| Question {
+            name: q.name.wire(),
+            qtype: q.qtype,
+            qclass: q.qclass,
+        })
+    }
 }
 
 fn class_matches(rr_class: u16, qclass: u16) -> bool {

@@ -274,8 +274,9 @@ impl Core {
     ) -> Option<Arc<Entry>> {
         let c = &self.config;
         let q = key.as_ref();
-        let question = q.question();
-        let kind = classify::cache_kind(msg, &question, unix_now);
+        let question = classify::Question::of_reply(msg, q.question());
+        let kind = classify::cache_kind(msg, &question, q.dnssec_ok, unix_now);
+        let storable = classify::storable(msg, kind, &question);
         let (ttl, keep) = match kind {
             Kind::NameError | Kind::NoData => {
                 let t = classify::minimal_ttl(msg, kind, c.denial_max)
@@ -302,9 +303,11 @@ impl Core {
         {
             r.ttl = ttl;
         }
-        if !keep || !classify::storable(msg, kind, &question) {
+        if !keep || !storable {
             return None;
         }
+        // Checked after the rules above, as CoreDNS does: only a reply that would have been
+        // kept counts as dropped.
         if !reply_matches(msg, &q) {
             series.drop_reply();
             return None;

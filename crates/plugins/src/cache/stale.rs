@@ -40,7 +40,8 @@ impl Core {
         }
         let question = q.question();
         if self.config.prefer_positive {
-            let positive = classify::cache_kind(msg, &question, unix_now) == Kind::NoError
+            let positive = classify::cache_kind(msg, &question, q.dnssec_ok, unix_now)
+                == Kind::NoError
                 && classify::answers_question(msg, &question);
             return if positive {
                 Verdict::Refreshed
@@ -48,7 +49,7 @@ impl Core {
                 Verdict::CacheOnly
             };
         }
-        let kind = classify::typify(msg, q.qtype, unix_now);
+        let kind = classify::typify(msg, q.qtype, q.dnssec_ok, unix_now);
         if matches!(kind, Kind::OtherError | Kind::Meta | Kind::Update) {
             return Verdict::Reject;
         }
