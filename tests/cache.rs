@@ -48,7 +48,11 @@ fn repeated_queries_count_the_ttl_down_over_udp_and_tcp() {
     let srv = Server::start_files(corefile, &[("db.example.com", ZONE)]);
 
     let r = ask(&srv, false, "www.example.com.", RecordType::A);
-    assert_eq!(section(&r.answers), ["www.example.com. 300 A 192.0.2.2"], "{r}");
+    assert_eq!(
+        section(&r.answers),
+        ["www.example.com. 300 A 192.0.2.2"],
+        "{r}"
+    );
     assert!(r.metadata.authoritative, "{r}");
     a_second_passes();
     // UDP and TCP share the cache; the hit echoes the question's case.
@@ -60,7 +64,10 @@ fn repeated_queries_count_the_ttl_down_over_udp_and_tcp() {
         assert_eq!(r.answers.len(), 1, "{r}");
         assert_eq!(r.answers[0].name.to_ascii(), "WWW.Example.com.", "{r}");
         let ttl = r.answers[0].ttl;
-        assert!(ttl < 300 && ttl <= last && ttl >= 290, "ttl {ttl} after {last}: {r}");
+        assert!(
+            ttl < 300 && ttl <= last && ttl >= 290,
+            "ttl {ttl} after {last}: {r}"
+        );
         last = ttl;
     }
     a_second_passes();
@@ -123,7 +130,10 @@ fn cache_metrics_are_exported() {
         "coredns_cache_served_stale_total",
         "coredns_cache_evictions_total",
     ] {
-        assert!(body.contains(&format!("# TYPE {family} ")), "no {family}:\n{body}");
+        assert!(
+            body.contains(&format!("# TYPE {family} ")),
+            "no {family}:\n{body}"
+        );
     }
 }
 
@@ -134,8 +144,17 @@ fn a_manifest_change_shows_through_the_cache_at_once() {
 
     // Both answers are cached: their TTLs count down.
     let r = ask(&srv, false, "svc1.testns.svc.cluster.local.", RecordType::A);
-    assert_eq!(section(&r.answers), ["svc1.testns.svc.cluster.local. 30 A 10.0.0.1"], "{r}");
-    let r = ask(&srv, false, "added.testns.svc.cluster.local.", RecordType::A);
+    assert_eq!(
+        section(&r.answers),
+        ["svc1.testns.svc.cluster.local. 30 A 10.0.0.1"],
+        "{r}"
+    );
+    let r = ask(
+        &srv,
+        false,
+        "added.testns.svc.cluster.local.",
+        RecordType::A,
+    );
     assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "{r}");
     let cached_at = Instant::now();
     a_second_passes();

@@ -175,9 +175,9 @@ pub(crate) fn answers_question(m: &Message, q: &Question<'_>) -> bool {
     }
     let answer = &m.answer;
     if q.qtype == RType::ANY {
-        return answer
-            .iter()
-            .any(|r| class_matches(r.class, q.qclass) && r.name.wire().eq_ignore_ascii_case(q.name));
+        return answer.iter().any(|r| {
+            class_matches(r.class, q.qclass) && r.name.wire().eq_ignore_ascii_case(q.name)
+        });
     }
     if q.qtype == RType::CNAME {
         return matches!(cname_target(answer, q.name, q.qclass), Ok(Some(_)));
@@ -252,7 +252,8 @@ fn has_expired_signature(m: &Message, now: i64) -> bool {
             let Some(times) = raw.get(8..16) else {
                 return false;
             };
-            let expiration = i64::from(u32::from_be_bytes([times[0], times[1], times[2], times[3]]));
+            let expiration =
+                i64::from(u32::from_be_bytes([times[0], times[1], times[2], times[3]]));
             let inception = i64::from(u32::from_be_bytes([times[4], times[5], times[6], times[7]]));
             let ti = inception + ((inception - now) / YEAR68) * YEAR68;
             let te = expiration + ((expiration - now) / YEAR68) * YEAR68;

@@ -210,9 +210,7 @@ impl Freq {
             self.hits.store(1, Ordering::Relaxed);
             1
         } else {
-            self.hits
-                .fetch_add(1, Ordering::Relaxed)
-                .saturating_add(1)
+            self.hits.fetch_add(1, Ordering::Relaxed).saturating_add(1)
         }
     }
 }

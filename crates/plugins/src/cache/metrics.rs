@@ -119,7 +119,11 @@ impl ServerSeries {
         }
     }
 
-    fn plain<'s>(&'s self, slot: &'s OnceLock<Counter>, family: fn(&Families) -> &Arc<Family<Counter>>) -> &'s Counter {
+    fn plain<'s>(
+        &'s self,
+        slot: &'s OnceLock<Counter>,
+        family: fn(&Families) -> &Arc<Family<Counter>>,
+    ) -> &'s Counter {
         slot.get_or_init(|| family(&families()).with(&[&self.label, &self.zones, VIEW]))
     }
 

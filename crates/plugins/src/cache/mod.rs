@@ -417,9 +417,7 @@ impl Plugin for Cache {
         let key = KeyRef::of(&req);
         let hash = key.hash(&core.hasher);
         // Read before the answer is computed: a change after this makes the entry stale.
-        let generation = self
-            .cluster(&next)
-            .and_then(|c| c.generation_for(key.name));
+        let generation = self.cluster(&next).and_then(|c| c.generation_for(key.name));
         match core.lookup(&key, hash, now, generation, &series) {
             Some(entry) => self.hit(req, next, entry, now, hash, generation, series),
             None => {

@@ -56,6 +56,7 @@ impl Core {
     }
 
     /// Runs one refresh of `old` to completion; true when the entry was refreshed.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn refresh(
         &self,
         chain: &Chain,

@@ -151,9 +151,9 @@ pub(crate) fn parse(ctx: &SetupCtx<'_>) -> Result<Config, SetupError> {
             }
             "serve_stale_policy" => {
                 if policy_seen {
-                    return Err(opt.error(
-                        "plugin/cache: serve_stale_policy can only be specified once",
-                    ));
+                    return Err(
+                        opt.error("plugin/cache: serve_stale_policy can only be specified once")
+                    );
                 }
                 policy_seen = true;
                 let [policy] = opt.args.as_slice() else {
@@ -191,11 +191,9 @@ pub(crate) fn parse(ctx: &SetupCtx<'_>) -> Result<Config, SetupError> {
                 match which.text.as_str() {
                     "success" => c.disable_success = zones,
                     "denial" => c.disable_denial = zones,
-                    _ => {
-                        return Err(which.error(
-                            "plugin/cache: cache type for disable must be \"success\" or \"denial\"",
-                        ))
-                    }
+                    _ => return Err(which.error(
+                        "plugin/cache: cache type for disable must be \"success\" or \"denial\"",
+                    )),
                 }
             }
             "keepttl" => {
@@ -256,9 +254,10 @@ fn capacity_line(opt: &Directive) -> Result<(usize, Option<u32>, Option<u32>), S
                     "plugin/cache: cache min TTL can not be negative: {n}"
                 )));
             }
-            Some(u32::try_from(n).map_err(|_| {
-                t.error(format!("plugin/cache: cache min TTL too large: {n}"))
-            })?)
+            Some(
+                u32::try_from(n)
+                    .map_err(|_| t.error(format!("plugin/cache: cache min TTL too large: {n}")))?,
+            )
         }
         None => None,
     };
@@ -301,7 +300,10 @@ fn prefetch_line(opt: &Directive, c: &mut Config) -> Result<(), SetupError> {
             )));
         };
         let pct: i64 = number.parse().map_err(|_| {
-            t.error(format!("plugin/cache: invalid prefetch percentage '{}'", t.text))
+            t.error(format!(
+                "plugin/cache: invalid prefetch percentage '{}'",
+                t.text
+            ))
         })?;
         if !(10..=90).contains(&pct) {
             return Err(t.error(format!(
@@ -365,9 +367,9 @@ fn serve_stale_line(opt: &Directive, c: &mut Config) -> Result<(), SetupError> {
     if let Some(t) = rest.get(1) {
         let d = go_duration(t, "serve_stale failure recheck")?;
         if d > MAX_STALE_RECHECK {
-            return Err(t.error(
-                "plugin/cache: serve_stale failure recheck cannot exceed 5 minutes",
-            ));
+            return Err(
+                t.error("plugin/cache: serve_stale failure recheck cannot exceed 5 minutes")
+            );
         }
         c.stale_recheck = d;
     }

@@ -36,7 +36,9 @@ fn rr(text: &str) -> Record {
         std::path::Path::new("test"),
     )
     .without_include();
-    let mut records = parser.read_all().unwrap_or_else(|e| panic!("{text}: {e:?}"));
+    let mut records = parser
+        .read_all()
+        .unwrap_or_else(|e| panic!("{text}: {e:?}"));
     assert_eq!(records.len(), 1, "{text}");
     records.remove(0)
 }
@@ -226,7 +228,9 @@ impl Fixture {
     /// Runs a request through the chain and returns the reply as a client reads it.
     fn run(&self, req: Box<Request>) -> Message {
         // Inside the runtime, as in the server: refreshes spawn tasks on it.
-        let (req, result) = self.rt.block_on(async { self.chain.run(req).finish().await });
+        let (req, result) = self
+            .rt
+            .block_on(async { self.chain.run(req).finish().await });
         let msg = result.expect("a reply");
         on_the_wire(&req, &msg)
     }
@@ -239,7 +243,11 @@ impl Fixture {
     fn wait_calls(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.calls() < n {
-            assert!(Instant::now() < deadline, "upstream saw {} queries, not {n}", self.calls());
+            assert!(
+                Instant::now() < deadline,
+                "upstream saw {} queries, not {n}",
+                self.calls()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -272,8 +280,14 @@ fn options_parse_with_coredns_defaults() {
     };
     let c = cfg("example.org {\n cache\n}").unwrap();
     assert_eq!(c.zones, vec![Name::parse("example.org.", None).unwrap()]);
-    assert_eq!((c.success_capacity, c.success_max, c.success_min), (10_000, 3600, 5));
-    assert_eq!((c.denial_capacity, c.denial_max, c.denial_min), (10_000, 1800, 5));
+    assert_eq!(
+        (c.success_capacity, c.success_max, c.success_min),
+        (10_000, 3600, 5)
+    );
+    assert_eq!(
+        (c.denial_capacity, c.denial_max, c.denial_min),
+        (10_000, 1800, 5)
+    );
     assert_eq!(c.servfail, Duration::from_secs(5));
     assert_eq!(c.prefetch, 0);
     assert!(c.stale_up_to.is_zero() && !c.keepttl && !c.prefer_positive);
@@ -289,8 +303,14 @@ fn options_parse_with_coredns_defaults() {
          servfail 2s\n disable success cluster.local\n disable denial cluster.local\n keepttl\n }\n}",
     )
     .unwrap();
-    assert_eq!((c.success_capacity, c.success_max, c.success_min), (5000, 600, 1));
-    assert_eq!((c.denial_capacity, c.denial_max, c.denial_min), (2000, 60, 0));
+    assert_eq!(
+        (c.success_capacity, c.success_max, c.success_min),
+        (5000, 600, 1)
+    );
+    assert_eq!(
+        (c.denial_capacity, c.denial_max, c.denial_min),
+        (2000, 60, 0)
+    );
     assert_eq!(
         (c.prefetch, c.prefetch_window, c.prefetch_percentage),
         (10, Duration::from_secs(120), 20)
@@ -298,10 +318,16 @@ fn options_parse_with_coredns_defaults() {
     assert_eq!(c.stale_up_to, Duration::from_secs(1800));
     assert!(c.verify_stale && c.prefer_positive && c.keepttl);
     assert_eq!(c.verify_timeout, Duration::from_millis(500));
-    assert_eq!((c.stale_ttl, c.stale_recheck), (30, Duration::from_secs(10)));
+    assert_eq!(
+        (c.stale_ttl, c.stale_recheck),
+        (30, Duration::from_secs(10))
+    );
     assert_eq!(c.servfail, Duration::from_secs(2));
     let cluster = vec![Name::parse("cluster.local.", None).unwrap()];
-    assert_eq!((&c.disable_success, &c.disable_denial), (&cluster, &cluster));
+    assert_eq!(
+        (&c.disable_success, &c.disable_denial),
+        (&cluster, &cluster)
+    );
 
     let c = cfg(". {\n cache {\n serve_stale\n disable denial\n }\n}").unwrap();
     assert_eq!(c.stale_up_to, Duration::from_secs(3600));
@@ -654,15 +680,27 @@ fn insertion_table() {
 fn ttls_count_down_and_entries_expire() {
     let f = Fixture::new(". {\n cache\n}");
     f.set(positive(&["a.example.org. 30 IN A 192.0.2.1"]));
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 30 A 192.0.2.1"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 30 A 192.0.2.1"]
+    );
     f.advance(10);
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 20 A 192.0.2.1"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 20 A 192.0.2.1"]
+    );
     f.advance(19);
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 1 A 192.0.2.1"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 1 A 192.0.2.1"]
+    );
     assert_eq!(f.calls(), 1);
     f.advance(1);
     f.set(positive(&["a.example.org. 30 IN A 192.0.2.2"]));
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 30 A 192.0.2.2"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 30 A 192.0.2.2"]
+    );
     assert_eq!(f.calls(), 2, "expired entries are asked again");
 }
 
@@ -699,7 +737,9 @@ fn minimum_and_maximum_ttls() {
 fn denial_ttl_comes_from_the_soa_record() {
     let f = Fixture::new(". {\n cache {\n denial 1000 100 10\n }\n}");
     let soa = |ttl: u32| {
-        format!("example.org. {ttl} IN SOA ns.example.org. h.example.org. 1 7200 3600 1209600 {ttl}")
+        format!(
+            "example.org. {ttl} IN SOA ns.example.org. h.example.org. 1 7200 3600 1209600 {ttl}"
+        )
     };
     let cases: &[(&str, u32, u32)] = &[
         ("a.example.org.", 60, 60),
@@ -713,7 +753,11 @@ fn denial_ttl_comes_from_the_soa_record() {
             ..Answer::default()
         });
         let m = f.ask(name, RType::A);
-        assert_eq!((m.rcode, m.authority[0].ttl), (Rcode::NXDOMAIN, want), "{name}");
+        assert_eq!(
+            (m.rcode, m.authority[0].ttl),
+            (Rcode::NXDOMAIN, want),
+            "{name}"
+        );
         f.advance(1);
         let m = f.ask(name, RType::A);
         assert_eq!(m.authority[0].ttl, want - 1, "{name} counts down");
@@ -760,7 +804,10 @@ fn names_outside_the_cache_zones_pass_through() {
     f.ask("a.example.net.", RType::A);
     let m = f.ask("a.example.net.", RType::A);
     assert_eq!(f.calls(), 2);
-    assert_eq!(m.answer[0].ttl, 300, "TTLs of names outside the zones are untouched");
+    assert_eq!(
+        m.answer[0].ttl, 300,
+        "TTLs of names outside the zones are untouched"
+    );
     f.set(positive(&["a.example.org. 300 IN A 192.0.2.1"]));
     f.ask("a.example.org.", RType::A);
     f.ask("A.EXAMPLE.ORG.", RType::A);
@@ -781,7 +828,10 @@ fn the_key_is_name_type_class_do_and_cd() {
         ..plain
     };
     let cd = Flags { cd: true, ..plain };
-    let edns = Flags { edns: true, ..plain };
+    let edns = Flags {
+        edns: true,
+        ..plain
+    };
     // (name, type, flags, upstream calls after the query)
     let steps: &[(&str, RType, Flags, usize)] = &[
         ("a.example.org.", RType::A, plain, 1),
@@ -811,7 +861,10 @@ fn hits_are_authoritative_echo_the_question_case_and_clear_ad() {
     });
     let first = f.ask("www.example.org.", RType::A);
     assert!(!first.flags.aa, "a miss passes the upstream's AA through");
-    assert!(!first.flags.ad, "AD is cleared for a client that wanted no DNSSEC");
+    assert!(
+        !first.flags.ad,
+        "AD is cleared for a client that wanted no DNSSEC"
+    );
     assert!(first.flags.ra);
     let hit = f.ask("WWW.Example.org.", RType::A);
     assert_eq!(f.calls(), 1);
@@ -829,7 +882,10 @@ fn hits_are_authoritative_echo_the_question_case_and_clear_ad() {
     assert!(m.flags.ad, "a client that set AD gets the stored AD bit");
     let req = request("other.example.org.", RType::A, Flags::default());
     let (req, _) = f.rt.block_on(async { f.chain.run(req).finish().await });
-    assert!(!req.info.flags.ad && req.raw[3] & 0x20 == 0, "AD restored after the miss");
+    assert!(
+        !req.info.flags.ad && req.raw[3] & 0x20 == 0,
+        "AD restored after the miss"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -872,15 +928,27 @@ fn a_full_cache_evicts_and_counts_it() {
     assert!(core.success.len() <= 1024, "{} entries", core.success.len());
     assert!(core.success.len() > 900, "{} entries", core.success.len());
     let labels = &["server", "type", "zones", "view"];
-    let evicted = counter("coredns_cache_evictions_total", labels, &["dns://:53", "success", "evict.test.", ""]);
+    let evicted = counter(
+        "coredns_cache_evictions_total",
+        labels,
+        &["dns://:53", "success", "evict.test.", ""],
+    );
     assert_eq!(evicted, 1500 - core.success.len() as u64);
     let entries = registry()
         .gauge("coredns_cache_entries", "", labels)
         .with(&["dns://:53", "success", "evict.test.", ""])
         .get();
     assert_eq!(entries as usize, core.success.len());
-    let requests = counter("coredns_cache_requests_total", &["server", "zones", "view"], &["dns://:53", "evict.test.", ""]);
-    let misses = counter("coredns_cache_misses_total", &["server", "zones", "view"], &["dns://:53", "evict.test.", ""]);
+    let requests = counter(
+        "coredns_cache_requests_total",
+        &["server", "zones", "view"],
+        &["dns://:53", "evict.test.", ""],
+    );
+    let misses = counter(
+        "coredns_cache_misses_total",
+        &["server", "zones", "view"],
+        &["dns://:53", "evict.test.", ""],
+    );
     assert_eq!((requests, misses), (1500, 1500));
 }
 
@@ -895,7 +963,14 @@ fn mismatched_replies_count_as_drops() {
     f.ask("a.drops.test.", RType::A);
     assert_eq!(f.calls(), 2);
     let labels = &["server", "zones", "view"];
-    assert_eq!(counter("coredns_cache_drops_total", labels, &["dns://:53", "drops.test.", ""]), 2);
+    assert_eq!(
+        counter(
+            "coredns_cache_drops_total",
+            labels,
+            &["dns://:53", "drops.test.", ""]
+        ),
+        2
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -924,7 +999,14 @@ fn prefetch_refreshes_popular_entries_before_they_expire() {
     let m = f.ask("a.prefetch.test.", RType::A);
     assert_eq!(show(&m.answer), ["a.prefetch.test. 100 A 192.0.2.2"]);
     let labels = &["server", "zones", "view"];
-    assert_eq!(counter("coredns_cache_prefetch_total", labels, &["dns://:53", "prefetch.test.", ""]), 1);
+    assert_eq!(
+        counter(
+            "coredns_cache_prefetch_total",
+            labels,
+            &["dns://:53", "prefetch.test.", ""]
+        ),
+        1
+    );
     // The refreshed entry kept the run of hits: the next hit near expiry prefetches again.
     f.advance(55);
     f.ask("a.prefetch.test.", RType::A);
@@ -969,7 +1051,13 @@ fn serve_stale_immediate_answers_then_refreshes() {
     f.set(negative(Rcode::SERVFAIL, &[]));
     f.advance(15);
     let m = f.ask("a.stale.test.", RType::A);
-    assert_eq!((m.rcode, show(&m.answer)), (Rcode::NOERROR, vec!["a.stale.test. 0 A 192.0.2.1".to_string()]));
+    assert_eq!(
+        (m.rcode, show(&m.answer)),
+        (
+            Rcode::NOERROR,
+            vec!["a.stale.test. 0 A 192.0.2.1".to_string()]
+        )
+    );
     f.wait_calls(2);
     f.settle();
     let m = f.ask("a.stale.test.", RType::A);
@@ -984,7 +1072,14 @@ fn serve_stale_immediate_answers_then_refreshes() {
     let m = f.ask("a.stale.test.", RType::A);
     assert_eq!(show(&m.answer), ["a.stale.test. 10 A 192.0.2.2"]);
     let labels = &["server", "zones", "view"];
-    assert_eq!(counter("coredns_cache_served_stale_total", labels, &["dns://:53", "stale.test.", ""]), 3);
+    assert_eq!(
+        counter(
+            "coredns_cache_served_stale_total",
+            labels,
+            &["dns://:53", "stale.test.", ""]
+        ),
+        3
+    );
     // Past the stale window the entry is gone.
     f.set(Answer {
         fail: true,
@@ -1061,7 +1156,11 @@ fn serve_stale_verify_timeout_serves_stale_and_refreshes_later() {
         ..positive(&["a.example.org. 10 IN A 192.0.2.2"])
     });
     let m = f.ask("a.example.org.", RType::A);
-    assert_eq!(show(&m.answer), ["a.example.org. 0 A 192.0.2.1"], "stale after the timeout");
+    assert_eq!(
+        show(&m.answer),
+        ["a.example.org. 0 A 192.0.2.1"],
+        "stale after the timeout"
+    );
     // The verification goes on and refreshes the cache.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -1073,7 +1172,11 @@ fn serve_stale_verify_timeout_serves_stale_and_refreshes_later() {
         if show(&m.answer) == ["a.example.org. 10 A 192.0.2.2"] {
             break;
         }
-        assert!(Instant::now() < deadline, "never refreshed: {:?}", show(&m.answer));
+        assert!(
+            Instant::now() < deadline,
+            "never refreshed: {:?}",
+            show(&m.answer)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // A fast upstream is served fresh within the timeout.
@@ -1082,7 +1185,10 @@ fn serve_stale_verify_timeout_serves_stale_and_refreshes_later() {
         delay: Some(Duration::from_millis(1)),
         ..positive(&["a.example.org. 10 IN A 192.0.2.3"])
     });
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 10 A 192.0.2.3"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 10 A 192.0.2.3"]
+    );
 }
 
 #[test]
@@ -1096,7 +1202,10 @@ fn failure_recheck_limits_refresh_attempts() {
     assert_eq!(f.calls(), 2);
     // Within 30 s of the failed refresh: stale without asking.
     f.advance(10);
-    assert_eq!(show(&f.ask("a.example.org.", RType::A).answer), ["a.example.org. 0 A 192.0.2.1"]);
+    assert_eq!(
+        show(&f.ask("a.example.org.", RType::A).answer),
+        ["a.example.org. 0 A 192.0.2.1"]
+    );
     assert_eq!(f.calls(), 2);
     f.advance(21);
     f.ask("a.example.org.", RType::A);
@@ -1105,7 +1214,8 @@ fn failure_recheck_limits_refresh_attempts() {
 
 #[test]
 fn prefer_positive_keeps_serving_the_good_answer() {
-    let f = Fixture::new(". {\n cache {\n serve_stale 1h\n serve_stale_policy prefer_positive\n }\n}");
+    let f =
+        Fixture::new(". {\n cache {\n serve_stale 1h\n serve_stale_policy prefer_positive\n }\n}");
     f.set(positive(&["a.example.org. 10 IN A 192.0.2.1"]));
     f.ask("a.example.org.", RType::A);
     f.advance(15);
@@ -1115,7 +1225,13 @@ fn prefer_positive_keeps_serving_the_good_answer() {
     f.wait_calls(2);
     f.settle();
     let m = f.ask("a.example.org.", RType::A);
-    assert_eq!((m.rcode, show(&m.answer)), (Rcode::NOERROR, vec!["a.example.org. 0 A 192.0.2.1".to_string()]));
+    assert_eq!(
+        (m.rcode, show(&m.answer)),
+        (
+            Rcode::NOERROR,
+            vec!["a.example.org. 0 A 192.0.2.1".to_string()]
+        )
+    );
 }
 
 #[test]
@@ -1128,16 +1244,25 @@ fn a_cached_servfail_does_not_shadow_a_good_answer() {
     f.ask("a.example.org.", RType::A);
     f.advance(15);
     let req = request("a.example.org.", RType::A, Flags::default());
-    let key = super::key::KeyRef::of(&req).to_owned(super::key::KeyRef::of(&req).hash(&core.hasher));
+    let key =
+        super::key::KeyRef::of(&req).to_owned(super::key::KeyRef::of(&req).hash(&core.hasher));
     let mut servfail = Message {
         rcode: Rcode::SERVFAIL,
         ..Message::default()
     };
     servfail.flags.qr = true;
     let series = core.metrics.server("dns://:53");
-    assert!(core.on_reply(&mut servfail, &key, None, false, &series).is_some());
+    assert!(core
+        .on_reply(&mut servfail, &key, None, false, &series)
+        .is_some());
     let m = f.ask("a.example.org.", RType::A);
-    assert_eq!((m.rcode, show(&m.answer)), (Rcode::NOERROR, vec!["a.example.org. 0 A 192.0.2.1".to_string()]));
+    assert_eq!(
+        (m.rcode, show(&m.answer)),
+        (
+            Rcode::NOERROR,
+            vec!["a.example.org. 0 A 192.0.2.1".to_string()]
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1179,8 +1304,16 @@ fn a_kubernetes_change_ends_cached_cluster_answers() {
     )
     .unwrap();
     let up = Arc::new(Upstream::default());
-    let chain = Chain::new(vec![cache.plugins[0].clone(), k8s.plugins[0].clone(), up.clone()]);
-    let core = &cache.plugins[0].as_any().downcast_ref::<Cache>().unwrap().core;
+    let chain = Chain::new(vec![
+        cache.plugins[0].clone(),
+        k8s.plugins[0].clone(),
+        up.clone(),
+    ]);
+    let core = &cache.plugins[0]
+        .as_any()
+        .downcast_ref::<Cache>()
+        .unwrap()
+        .core;
     let store = k8s.plugins[0]
         .as_any()
         .downcast_ref::<crate::kubernetes::Kubernetes>()
@@ -1199,11 +1332,20 @@ fn a_kubernetes_change_ends_cached_cluster_answers() {
     };
     // Cached: the TTLs count down.
     up.answer.lock().unwrap().answer = rrs(&["www.example.org. 300 IN A 192.0.2.1"]);
-    assert_eq!(show(&ask("svc1.testns.svc.cluster.local.").answer), ["svc1.testns.svc.cluster.local. 30 A 10.0.0.1"]);
-    assert_eq!(ask("added.testns.svc.cluster.local.").rcode, Rcode::NXDOMAIN);
+    assert_eq!(
+        show(&ask("svc1.testns.svc.cluster.local.").answer),
+        ["svc1.testns.svc.cluster.local. 30 A 10.0.0.1"]
+    );
+    assert_eq!(
+        ask("added.testns.svc.cluster.local.").rcode,
+        Rcode::NXDOMAIN
+    );
     ask("www.example.org.");
     core.advance(Duration::from_secs(10));
-    assert_eq!(show(&ask("svc1.testns.svc.cluster.local.").answer), ["svc1.testns.svc.cluster.local. 20 A 10.0.0.1"]);
+    assert_eq!(
+        show(&ask("svc1.testns.svc.cluster.local.").answer),
+        ["svc1.testns.svc.cluster.local. 20 A 10.0.0.1"]
+    );
     let m = ask("added.testns.svc.cluster.local.");
     assert_eq!((m.rcode, m.authority[0].ttl), (Rcode::NXDOMAIN, 20));
 
@@ -1219,12 +1361,21 @@ fn a_kubernetes_change_ends_cached_cluster_answers() {
     std::fs::write(dir.0.join("cluster.yaml"), changed).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while store.generation() == generation {
-        assert!(Instant::now() < deadline, "the manifest change was never published");
+        assert!(
+            Instant::now() < deadline,
+            "the manifest change was never published"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // No clock movement: the cached entries would still be fresh by their TTLs.
-    assert_eq!(show(&ask("svc1.testns.svc.cluster.local.").answer), ["svc1.testns.svc.cluster.local. 30 A 10.0.0.99"]);
-    assert_eq!(show(&ask("added.testns.svc.cluster.local.").answer), ["added.testns.svc.cluster.local. 30 A 10.0.0.77"]);
+    assert_eq!(
+        show(&ask("svc1.testns.svc.cluster.local.").answer),
+        ["svc1.testns.svc.cluster.local. 30 A 10.0.0.99"]
+    );
+    assert_eq!(
+        show(&ask("added.testns.svc.cluster.local.").answer),
+        ["added.testns.svc.cluster.local. 30 A 10.0.0.77"]
+    );
     // And the new answers are cached in turn.
     core.advance(Duration::from_secs(5));
     assert_eq!(ask("svc1.testns.svc.cluster.local.").answer[0].ttl, 25);
