@@ -252,13 +252,13 @@ impl Fixture {
         }
     }
 
-    /// Waits until no refresh of the entry for `name`/`qtype` is running.
+    /// Gives background refreshes that already reached the upstream time to store their
+    /// reply and release their entry (they take microseconds; this waits 100 ms).
     fn settle(&self) {
-        // Refresh tasks are short; let the runtime finish them.
         self.rt.block_on(async {
             for _ in 0..20 {
                 tokio::task::yield_now().await;
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
     }
