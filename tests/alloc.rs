@@ -318,3 +318,23 @@ fn file_nxdomain_path_does_not_allocate() {
         m.count, m.queries, m.bytes
     );
 }
+
+#[test]
+fn cache_hit_path_does_not_allocate() {
+    // The first query fills the cache; every measured one is a hit copied into the pooled
+    // reply with the remaining TTL.
+    let m = measure(
+        "example.com {\n    cache\n    file db.example.com\n}\n",
+        &[("db.example.com", ZONE)],
+        "www.example.com.",
+        1,
+        // One answer, and AA (always set on hits).
+        |r| one_answer(r) && r[2] & 0x04 != 0,
+    );
+    assert_eq!(
+        m.count, 0,
+        "{} heap allocations on server threads in {} cache hits ({} bytes); \
+         rerun with CAIRN_ALLOC_TRACE=5 -- --nocapture to see where",
+        m.count, m.queries, m.bytes
+    );
+}

@@ -32,7 +32,7 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -742,6 +742,8 @@ impl Snapshot {
 /// The shared handle on the current snapshot (`Arc<Store>`), read by every query.
 pub struct Store {
     current: ArcSwap<Snapshot>,
+    /// Bumped after every publish (see [`Store::generation`]).
+    generation: AtomicU64,
     synced: AtomicBool,
     synced_signal: tokio::sync::watch::Sender<bool>,
     config: IndexConfig,
@@ -762,6 +764,7 @@ impl Store {
         let empty = Snapshot::empty(&config);
         let store = Arc::new(Store {
             current: ArcSwap::from_pointee(empty.clone()),
+            generation: AtomicU64::new(0),
             synced: AtomicBool::new(false),
             synced_signal: tokio::sync::watch::Sender::new(false),
             config: config.clone(),
@@ -795,6 +798,15 @@ impl Store {
         self.is_synced()
     }
 
+    /// A counter bumped by every published change (content or sync state), so a cache of
+    /// answers derived from the index can tell they may be out of date: an answer computed
+    /// after reading generation `g` is current while `generation()` still returns `g`. The
+    /// snapshot is stored before the counter moves, so a reader that sees the new number
+    /// also sees the new snapshot.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The configuration the store was built with.
     pub fn config(&self) -> &IndexConfig {
         &self.config
@@ -802,6 +814,7 @@ impl Store {
 
     fn publish(&self, snapshot: Snapshot, newly_synced: bool) {
         self.current.store(Arc::new(snapshot));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if newly_synced {
             self.synced.store(true, Ordering::Release);
             self.synced_signal.send_replace(true);

@@ -9,6 +9,7 @@ pub mod any;
 pub mod autopath;
 pub mod bind;
 pub mod bufsize;
+pub mod cache;
 pub mod chaos;
 pub mod errors;
 pub mod file;

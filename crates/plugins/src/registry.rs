@@ -66,7 +66,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("rewrite"),
     has("autopath", crate::autopath::setup, true),
     not_yet("acl"),
-    not_yet("cache"),
+    has("cache", crate::cache::setup, true),
     not_yet("header"),
     not_yet("dnssec"),
     not_yet("tls"),

@@ -630,6 +630,34 @@ fn identical_updates_change_nothing() {
 }
 
 #[test]
+fn generation_moves_with_every_published_change() {
+    let (store, mut writer) = Store::new(IndexConfig::default());
+    assert_eq!(store.generation(), 0);
+    writer.apply(Change::Upsert(service("ns", "web", "10.0.0.1")));
+    // Applied but not published: readers still see the old generation.
+    assert_eq!(store.generation(), 0);
+    assert!(writer.publish().changed);
+    let first = store.generation();
+    assert!(first > 0);
+    assert!(store.load().service("ns", "web").is_some());
+
+    // Nothing changed: no publish, same generation.
+    writer.apply(Change::Upsert(service("ns", "web", "10.0.0.1")));
+    assert!(!writer.publish().changed);
+    assert_eq!(store.generation(), first);
+
+    // A change within the same second still moves it (unlike `modified`).
+    writer.apply(Change::Upsert(service("ns", "web", "10.0.0.2")));
+    writer.publish();
+    assert!(store.generation() > first);
+    let second = store.generation();
+    writer.apply(Change::Delete(service("ns", "web", "10.0.0.2")));
+    writer.publish();
+    assert!(store.generation() > second);
+    assert!(store.load().service("ns", "web").is_none());
+}
+
+#[test]
 fn modified_tracks_dns_visible_changes() {
     let config = IndexConfig {
         pods: true,
