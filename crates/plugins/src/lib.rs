@@ -12,6 +12,7 @@ pub mod bufsize;
 pub mod chaos;
 pub mod errors;
 pub mod file;
+pub mod forward;
 pub mod health;
 pub mod hosts;
 pub mod kubernetes;
