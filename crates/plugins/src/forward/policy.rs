@@ -76,10 +76,6 @@ impl Policy {
         }
     }
 
-    pub fn kind(&self) -> PolicyKind {
-        self.kind
-    }
-
     /// The order for the next query over `n` upstreams.
     pub fn order(&self, n: usize) -> Order {
         let mut o = Order::identity(n);

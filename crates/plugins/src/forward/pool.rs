@@ -304,6 +304,7 @@ impl Pool {
     }
 
     /// Idle connections in one list.
+    #[cfg(test)]
     pub fn idle(&self, slot: Slot) -> usize {
         self.lists[slot.index()]
             .lock()

@@ -91,8 +91,6 @@ fn go_error_text(err: &io::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// One upstream server.
 pub struct Upstream {
     pub addr: SocketAddr,
-    /// `ip:port`, the `to` label.
-    pub label: String,
     tls: Option<TlsDial>,
     source: Option<IpAddr>,
     read_timeout: Duration,
@@ -118,11 +116,10 @@ pub struct ConnSettings {
 
 impl Upstream {
     pub fn new(addr: SocketAddr, tls: Option<TlsDial>, s: ConnSettings) -> Upstream {
-        let label = addr.to_string();
         Upstream {
             addr,
-            metrics: UpstreamMetrics::new(&label),
-            label,
+            // `to` is `ip:port` (`[v6]:port`).
+            metrics: UpstreamMetrics::new(&addr.to_string()),
             tls,
             source: s.source,
             read_timeout: s.read_timeout,
