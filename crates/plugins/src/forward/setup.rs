@@ -66,8 +66,9 @@ pub(crate) struct Options {
     pub read_timeout: Duration,
     pub max_fails: u32,
     pub max_connect_attempts: Option<u32>,
-    /// `tls` arguments (files resolved), when the line has a `tls` option.
-    pub tls: Option<TlsFiles>,
+    /// The client configuration of a `tls` line (files read at parse time, so a bad file
+    /// fails at its line).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub tls_servername: Option<String>,
     pub policy: PolicyKind,
     pub hc_interval: Duration,
@@ -197,10 +198,13 @@ pub(crate) fn build(
         source: o.source_address,
     };
     let connector = if targets.iter().any(|t| t.tls) {
-        let files = o.tls.clone().unwrap_or_default();
-        let config = files
-            .client_config()
-            .map_err(|m| d.error(format!("plugin/forward: {m}")))?;
+        let config = match &o.tls {
+            Some(c) => c.clone(),
+            // `tls://` without a `tls` line: the system's CAs, no client certificate.
+            None => TlsFiles::default()
+                .client_config()
+                .map_err(|m| d.error(format!("plugin/forward: {m}")))?,
+        };
         Some(TlsConnector::from(config))
     } else {
         None
@@ -415,9 +419,7 @@ fn parse_option(ctx: &SetupCtx<'_>, opt: &Directive, o: &mut Options) -> Result<
             }
             let files: Vec<PathBuf> = opt.args.iter().map(|t| ctx.resolve_path(&t.text)).collect();
             let files = TlsFiles::from_args(files).map_err(|m| err(&opt.name, m))?;
-            // Read now, so a missing or unreadable file fails at its line.
-            files.client_config().map_err(|m| err(&opt.name, m))?;
-            o.tls = Some(files);
+            o.tls = Some(files.client_config().map_err(|m| err(&opt.name, m))?);
         }
         "tls_servername" => o.tls_servername = Some(one_arg(opt)?.text.clone()),
         "policy" => {
