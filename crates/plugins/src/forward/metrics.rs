@@ -1,6 +1,11 @@
 //! The `forward` metrics under CoreDNS's names, help texts and labels (the code's labels: the
 //! health-check failure counter has no `rcode`, although CoreDNS's README lists one).
 //!
+//! CoreDNS times only the exchanges that got a reply, so an upstream that times out looks
+//! idle rather than sick (coredns/coredns#4771). Cairn adds
+//! `cairn_proxy_request_failures_total{proxy_name, to, reason}`, one count per failed
+//! exchange by cause, so failing upstreams show on a dashboard.
+//!
 //! The two unlabelled counters exist from setup on, as in CoreDNS where they are registered
 //! when the binary starts. The per-upstream series appear the first time they are used (a
 //! series CoreDNS never touched is absent there too): each is a [`Lazy`] slot resolved once,
@@ -127,10 +132,50 @@ impl ConnProto {
     }
 }
 
-/// The `coredns_proxy_*` series of one upstream (`to` = its `ip:port`).
+/// Why an exchange failed, as the `reason` label says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureReason {
+    /// No reply (or no connection) in time.
+    Timeout,
+    /// The upstream refused the connection (or ICMP port unreachable over UDP).
+    Refused,
+    /// The upstream closed or reset the connection.
+    Closed,
+    /// The TLS handshake failed (certificate, name, protocol).
+    Tls,
+    /// The reply could not be read as DNS.
+    Malformed,
+    Other,
+}
+
+impl FailureReason {
+    const ALL: [FailureReason; 6] = [
+        FailureReason::Timeout,
+        FailureReason::Refused,
+        FailureReason::Closed,
+        FailureReason::Tls,
+        FailureReason::Malformed,
+        FailureReason::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureReason::Timeout => "timeout",
+            FailureReason::Refused => "refused",
+            FailureReason::Closed => "closed",
+            FailureReason::Tls => "tls",
+            FailureReason::Malformed => "malformed",
+            FailureReason::Other => "other",
+        }
+    }
+}
+
+/// The `coredns_proxy_*` series of one upstream (`to` = its `ip:port`), and Cairn's failure
+/// counts.
 pub(crate) struct UpstreamMetrics {
     hits: [Lazy<Counter>; 3],
     misses: [Lazy<Counter>; 3],
+    failures: [Lazy<Counter>; 6],
     pub healthcheck_failures: Lazy<Counter>,
     /// Request durations for the named rcodes, by code.
     durations: Vec<Lazy<Histogram>>,
@@ -162,6 +207,11 @@ impl UpstreamMetrics {
             &["proxy_name", "to", "rcode"],
             TIME_BUCKETS,
         );
+        let failures_by_reason = registry().counter(
+            "cairn_proxy_request_failures_total",
+            "Counter of upstream exchanges that got no usable reply, per upstream and reason.",
+            &["proxy_name", "to", "reason"],
+        );
         let per_proto = |family: &Arc<Family<Counter>>| {
             [ConnProto::Udp, ConnProto::Tcp, ConnProto::TcpTls]
                 .map(|p| Lazy::new(family.clone(), &[PROXY_NAME, to, p.label()]))
@@ -169,6 +219,8 @@ impl UpstreamMetrics {
         UpstreamMetrics {
             hits: per_proto(&hits),
             misses: per_proto(&misses),
+            failures: FailureReason::ALL
+                .map(|r| Lazy::new(failures_by_reason.clone(), &[PROXY_NAME, to, r.label()])),
             healthcheck_failures: Lazy::new(failures, &[PROXY_NAME, to]),
             durations: (0..RCODE_LABELS.len() as u16)
                 .map(|code| {
@@ -187,6 +239,11 @@ impl UpstreamMetrics {
     pub fn conn_cache(&self, proto: ConnProto, hit: bool) {
         let slots = if hit { &self.hits } else { &self.misses };
         slots[proto.index()].get().inc();
+    }
+
+    /// Counts a failed exchange.
+    pub fn failure(&self, reason: FailureReason) {
+        self.failures[reason as usize].get().inc();
     }
 
     /// Records a finished exchange that got a reply with `rcode`.

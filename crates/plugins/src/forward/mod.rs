@@ -187,6 +187,7 @@ impl Forward {
                 Ok(reply) => reply,
                 Err(ExchangeError::NoTime) => break,
                 Err(e) => {
+                    u.metrics.failure(e.reason());
                     if self.max_fails != 0 {
                         health::request_check(u, &self.wake);
                     }

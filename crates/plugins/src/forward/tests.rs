@@ -1214,6 +1214,8 @@ fn errors_name_the_upstream_and_the_budget_is_kept() {
         assert!(e.contains(&silent.addr.to_string()), "{e}");
         assert_eq!(silent.udp_queries.load(Ordering::SeqCst), 2);
         assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(failures(&silent.addr, "timeout"), 2);
+        assert_eq!(failures(&silent.addr, "refused"), 0);
 
         // max_connect_attempts 1: one try.
         let (_s, c, _) = chain(
@@ -1222,6 +1224,53 @@ fn errors_name_the_upstream_and_the_budget_is_kept() {
         );
         ask(&c, "x.example.", RType::A).await.unwrap_err();
         assert_eq!(silent.udp_queries.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// `cairn_proxy_request_failures_total` of one upstream and reason.
+fn failures(to: &SocketAddr, reason: &str) -> u64 {
+    registry()
+        .counter(
+            "cairn_proxy_request_failures_total",
+            "",
+            &["proxy_name", "to", "reason"],
+        )
+        .with(&["forward", &to.to_string(), reason])
+        .get()
+}
+
+#[test]
+fn source_address_is_the_local_address_of_queries_and_checks() {
+    runtime().block_on(async {
+        // Records the address each datagram came from, and answers it.
+        let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = sock.local_addr().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IpAddr>();
+        let s2 = sock.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let (n, from) = s2.recv_from(&mut buf).await.unwrap();
+                let q = HMessage::from_vec(&buf[..n]).unwrap();
+                let _ = tx.send(from.ip());
+                let _ = s2.send_to(&answer(&q, [10, 0, 0, 6]), from).await;
+            }
+        });
+        let text = format!(". {{\n forward . {addr} {{\n  source_address 127.0.0.2\n }}\n}}\n");
+        let s = setup(spec("forward"), &text, None).unwrap();
+        let c = s.chain_with(StubNext::new(Rcode::REFUSED));
+        let m = ask(&c, "x.example.", RType::A).await.unwrap();
+        assert_eq!(a_records(&m), [ip("10.0.0.6")]);
+        assert_eq!(rx.recv().await, Some(ip("127.0.0.2")));
+        let check = HealthCheck {
+            interval: Duration::from_millis(20),
+            recursion_desired: false,
+            domain: Name::root(),
+            tcp: false,
+        };
+        check.check(&forward_of(&s).upstreams()[0]).await.unwrap();
+        assert_eq!(rx.recv().await, Some(ip("127.0.0.2")));
+        task.abort();
     });
 }
 

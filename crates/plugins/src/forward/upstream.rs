@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use cairn_core::wire::{Flags, Message, Question, Rcode, WireError};
 use cairn_core::{Proto, Request};
 
-use super::metrics::UpstreamMetrics;
+use super::metrics::{FailureReason, UpstreamMetrics};
 use super::policy::random_id;
 use super::pool::{conn_proto, dial, Conn, Pool, Received, Slot, TlsDial};
 
@@ -72,6 +72,32 @@ impl fmt::Display for ExchangeError {
                 write!(f, "bad reply from {remote}: {err}")
             }
             ExchangeError::NoTime => f.write_str("i/o timeout"),
+        }
+    }
+}
+
+impl ExchangeError {
+    /// The `reason` label of this failure.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            ExchangeError::Io { err, .. } => match err.kind() {
+                io::ErrorKind::TimedOut => FailureReason::Timeout,
+                io::ErrorKind::ConnectionRefused => FailureReason::Refused,
+                io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe => FailureReason::Closed,
+                _ if err
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+                {
+                    FailureReason::Tls
+                }
+                _ => FailureReason::Other,
+            },
+            ExchangeError::BadReply { .. } => FailureReason::Malformed,
+            ExchangeError::NoTime => FailureReason::Timeout,
+            ExchangeError::CachedClosed => FailureReason::Closed,
         }
     }
 }
