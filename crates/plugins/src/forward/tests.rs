@@ -982,6 +982,26 @@ fn connections_are_pooled_and_expire() {
 }
 
 #[test]
+fn max_age_retires_busy_connections() {
+    runtime().block_on(async {
+        let up = Responder::start(Arc::new(|q: &HMessage, _| vec![answer(q, [10, 0, 0, 4])])).await;
+        let (_s, c, _) = chain(
+            ". {\n forward . {A} {\n  force_tcp\n  expire 250ms\n  max_age 400ms\n }\n}\n",
+            &[&up],
+        );
+        // Used every 100 ms, so never idle long enough to expire; still replaced by age.
+        for _ in 0..7 {
+            ask(&c, "a.example.", RType::A).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // One replacement in ~700 ms (a second one only if the machine stalled); without
+        // max_age there would be one connection, without reuse seven.
+        let conns = up.tcp_conns.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&conns), "{conns} connections");
+    });
+}
+
+#[test]
 fn max_idle_conns_caps_the_pool() {
     runtime().block_on(async {
         let up = Responder::start(Arc::new(|q: &HMessage, _| vec![answer(q, [10, 0, 0, 4])])).await;
