@@ -956,7 +956,7 @@ fn max_concurrent_refuses_beyond_the_limit() {
 fn connections_are_pooled_and_expire() {
     runtime().block_on(async {
         let up = Responder::start(Arc::new(|q: &HMessage, _| vec![answer(q, [10, 0, 0, 4])])).await;
-        let (s, c, _) = chain(". {\n forward . {A} {\n  expire 300ms\n }\n}\n", &[&up]);
+        let (s, c, _) = chain(". {\n forward . {A} {\n  expire 600ms\n }\n}\n", &[&up]);
         let u = forward_of(&s).upstreams()[0].clone();
         for _ in 0..3 {
             ask_over(&c, "a.example.", RType::A, Proto::Tcp)
@@ -970,7 +970,7 @@ fn connections_are_pooled_and_expire() {
         assert_eq!(u.pool.idle(Slot::Udp), 1);
         assert_eq!(u.pool.idle(Slot::Stream), 1);
         assert_eq!(up.tcp_conns.load(Ordering::SeqCst), 1);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         u.pool.sweep();
         assert_eq!(u.pool.idle(Slot::Udp), 0);
         assert_eq!(u.pool.idle(Slot::Stream), 0);
