@@ -13,6 +13,7 @@ pub mod cache;
 pub mod chaos;
 pub mod errors;
 pub mod file;
+pub mod forward;
 pub mod health;
 pub mod hosts;
 pub mod k8s_external;

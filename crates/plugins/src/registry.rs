@@ -84,7 +84,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("secondary"),
     not_yet("etcd"),
     not_yet("loop"),
-    not_yet("forward"),
+    has("forward", crate::forward::setup, false),
     not_yet("grpc"),
     not_yet("erratic"),
     has("whoami", crate::whoami::setup, false),
