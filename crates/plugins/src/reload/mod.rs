@@ -32,6 +32,9 @@ pub use setup::{parse, setup, ReloadConfig};
 
 use metrics::Metrics;
 
+/// How long a Corefile that failed to read or parse is given before it is read again.
+const REREAD_AFTER: Duration = Duration::from_millis(250);
+
 /// What one check of the Corefile concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Check {
@@ -106,12 +109,25 @@ impl Watcher {
         self.metrics.failed.inc();
     }
 
-    /// Reads and hashes the Corefile on the blocking pool (file IO).
+    /// Reads and hashes the Corefile on the blocking pool (file IO). A Corefile that does not
+    /// read or parse is read once more a moment later, so a file caught in the middle of a
+    /// non-atomic write (an editor truncating, then writing) is not reported as broken.
     async fn read(&self) -> Result<String, String> {
-        let source = self.source.clone();
-        tokio::task::spawn_blocking(move || source.load().map(|cf| sha512_hex(&cf)))
-            .await
-            .unwrap_or_else(|e| Err(format!("reading the Corefile failed: {e}")))
+        let once = || {
+            let source = self.source.clone();
+            async move {
+                tokio::task::spawn_blocking(move || source.load().map(|cf| sha512_hex(&cf)))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("reading the Corefile failed: {e}")))
+            }
+        };
+        match once().await {
+            Ok(hash) => Ok(hash),
+            Err(_) => {
+                tokio::time::sleep(REREAD_AFTER).await;
+                once().await
+            }
+        }
     }
 
     /// The service: checks every period until the instance is shut down or replaced.

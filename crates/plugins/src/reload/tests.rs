@@ -323,9 +323,10 @@ async fn the_watcher_asks_once_per_change_counts_failures_and_stops_when_replace
     assert_eq!(metrics.failed.get() - failed_before, 1);
 
     // A syntax error is counted once as well, and never asked for.
+    // (A read that fails is tried again 250 ms later before it counts.)
     *text.lock().unwrap() = Ok(". {\n reload 2s\n".into());
     assert!(
-        tokio::time::timeout(Duration::from_millis(150), requests.recv())
+        tokio::time::timeout(Duration::from_millis(1000), requests.recv())
             .await
             .is_err(),
         "an unparsable Corefile is not sent for reload"
@@ -364,4 +365,46 @@ async fn the_watcher_stops_at_shutdown_even_while_a_request_waits() {
         .await
         .expect("the watcher stops without an answer")
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_corefile_caught_mid_write_is_read_again_before_it_counts() {
+    let running = ". {\n reload 2s\n whoami\n}";
+    let cf = corefile(running);
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reads.clone();
+    // The first read sees half a file; every later one the whole (unchanged) file.
+    let (src, mut requests) = ConfigSource::new(Some(PathBuf::from("Corefile")), move || {
+        let text = if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            ". {\n reload 2s\n"
+        } else {
+            running
+        };
+        cairn_corefile::parse("Corefile", text, &ParseOptions::new(&["reload", "whoami"]))
+            .map_err(|e| e.to_string())
+    });
+    let metrics = Metrics::detached();
+    let watcher = Watcher::new(
+        src,
+        Duration::from_millis(20),
+        cf.digest_hex(),
+        sha512_hex(&cf),
+        metrics.clone(),
+    );
+    let (shutdown, trigger) = Shutdown::new();
+    let task = tokio::spawn(watcher.run(shutdown));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(600), requests.recv())
+            .await
+            .is_err(),
+        "nothing changed, nothing to reload"
+    );
+    assert!(reads.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    assert_eq!(
+        metrics.failed.get(),
+        0,
+        "the half-written read is not a failure"
+    );
+    trigger.fire();
+    task.await.unwrap();
 }
