@@ -39,12 +39,12 @@ const USAGE: &str = "Usage of cairn:
   -conf string        Corefile to load (default \"Corefile\"; \"stdin\" reads standard input)
   -dns.domain string  Cluster domain for -migrate-kubedns (default \"cluster.local\")
   -dns.port string    Default port (default \"53\")
-  -p string           Same as -dns.port
-  -pidfile string     Path to write pid file
-  -plugins            List installed plugins
   -migrate-kubedns string
                       Print the Corefile equivalent to a kube-dns ConfigMap (YAML file, or
                       \"-\" for standard input), then exit
+  -p string           Same as -dns.port
+  -pidfile string     Path to write pid file
+  -plugins            List installed plugins
   -quiet              Quiet mode (no initialization output)
   -validate           Check the Corefile and every plugin's configuration, then exit
   -version            Show version";
