@@ -2,15 +2,22 @@
 //!
 //! Flags are CoreDNS's (`-conf`, `-dns.port`, `-pidfile`, `-plugins`, `-quiet`, `-version`),
 //! accepted with one or two dashes and as `-flag value` or `-flag=value`, plus `-validate`
-//! which checks a Corefile completely (every plugin's setup) without binding anything.
+//! which checks a Corefile completely (every plugin's setup) without binding anything, and
+//! `-migrate-kubedns` which prints the Corefile equivalent to a kube-dns ConfigMap.
+//!
+//! A running server reloads its Corefile on SIGUSR1 and when the `reload` plugin asks for
+//! it; both go through [`reload`], the one reload path.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use cairn_core::config_source::{ConfigSource, ReloadError, ReloadOutcome};
 use cairn_corefile::{Corefile, ParseOptions};
 use cairn_server::{Options, Server};
+
+mod migrate;
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
@@ -22,11 +29,19 @@ struct Cli {
     quiet: bool,
     version: bool,
     validate: bool,
+    /// A kube-dns ConfigMap to translate (`-` = standard input).
+    migrate_kubedns: Option<String>,
+    /// The cluster domain for `-migrate-kubedns`.
+    dns_domain: Option<String>,
 }
 
 const USAGE: &str = "Usage of cairn:
   -conf string        Corefile to load (default \"Corefile\"; \"stdin\" reads standard input)
+  -dns.domain string  Cluster domain for -migrate-kubedns (default \"cluster.local\")
   -dns.port string    Default port (default \"53\")
+  -migrate-kubedns string
+                      Print the Corefile equivalent to a kube-dns ConfigMap (YAML file, or
+                      \"-\" for standard input), then exit
   -p string           Same as -dns.port
   -pidfile string     Path to write pid file
   -plugins            List installed plugins
@@ -74,11 +89,36 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Cli> {
             "quiet" => cli.quiet = boolean(&inline)?,
             "version" => cli.version = boolean(&inline)?,
             "validate" => cli.validate = boolean(&inline)?,
+            "migrate-kubedns" => cli.migrate_kubedns = Some(value(name)?),
+            "dns.domain" => cli.dns_domain = Some(value(name)?),
             "h" | "help" => bail!("{USAGE}"),
             other => bail!("flag provided but not defined: -{other}\n{USAGE}"),
         }
     }
+    if cli.dns_domain.is_some() && cli.migrate_kubedns.is_none() {
+        bail!("-dns.domain is only used with -migrate-kubedns\n{USAGE}");
+    }
     Ok(cli)
+}
+
+/// `-migrate-kubedns`: the Corefile on standard output, warnings on standard error.
+fn migrate_kubedns(file: &str, domain: Option<&str>) -> Result<ExitCode> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the kube-dns ConfigMap from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    let m = migrate::migrate(&text, domain.unwrap_or(migrate::DEFAULT_DOMAIN))
+        .with_context(|| format!("translating {file}"))?;
+    for w in &m.warnings {
+        eprintln!("[WARNING] {w}");
+    }
+    print!("{}", m.corefile);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn version_text() -> String {
@@ -152,6 +192,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     let cli = parse_args(std::env::args().skip(1))?;
+    if let Some(file) = &cli.migrate_kubedns {
+        return migrate_kubedns(file, cli.dns_domain.as_deref());
+    }
     if cli.version {
         println!("{}", version_text());
         return Ok(ExitCode::SUCCESS);
@@ -200,9 +243,44 @@ fn run() -> Result<ExitCode> {
     runtime.block_on(serve(cli, corefile, opts))
 }
 
+/// Where the Corefile came from, for reading it again: `None` for standard input and the
+/// built-in default, which cannot be read again.
+fn corefile_path(conf: Option<&str>) -> Option<PathBuf> {
+    match conf {
+        Some("stdin") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(PathBuf::from("Corefile")).filter(|p| p.exists()),
+    }
+}
+
+/// The one reload path, for SIGUSR1 and for the `reload` plugin: read the Corefile again as
+/// at startup, build the new configuration beside the running one and swap it in; on any
+/// error the running configuration keeps serving.
+async fn reload(server: &mut Server, source: &ConfigSource) -> Result<(), String> {
+    let loading = source.clone();
+    let loaded = tokio::task::spawn_blocking(move || loading.load())
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the Corefile failed: {e}")));
+    let outcome = match loaded {
+        Ok(cf) => server.reload(&cf).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match &outcome {
+        Ok(()) => cairn_core::info!(; "Reloading complete"),
+        Err(e) => cairn_core::error!(; "Corefile changes are not applied: {e}"),
+    }
+    outcome
+}
+
 async fn serve(cli: Cli, corefile: Corefile, opts: Options) -> Result<ExitCode> {
     let names: Vec<&'static str> = opts.table.iter().map(|(n, _)| *n).collect();
-    let mut server = match Server::start(&corefile, opts).await {
+    let conf = cli.conf.clone();
+    let (source, mut requests) = ConfigSource::new(corefile_path(conf.as_deref()), move || {
+        load_corefile(conf.as_deref(), &names, false)
+            .map(|(cf, _)| cf)
+            .map_err(|e| format!("{e:#}"))
+    });
+    let mut server = match Server::start_with_source(&corefile, opts, Some(source.clone())).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -229,20 +307,23 @@ async fn serve(cli: Cli, corefile: Corefile, opts: Options) -> Result<ExitCode> 
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = usr1.recv() => {
-                let reloaded = load_corefile(cli.conf.as_deref(), &names, false)
-                    .map_err(|e| format!("{e:#}"))
-                    .map(|(cf, _)| cf);
-                match reloaded {
-                    Ok(cf) => match server.reload(&cf).await {
-                        Ok(()) => cairn_core::info!(; "Reloading complete"),
-                        Err(e) => cairn_core::error!(; "Corefile changes are not applied: {e}"),
-                    },
-                    Err(e) => cairn_core::error!(; "Corefile changes are not applied: {e}"),
+                let _ = reload(&mut server, &source).await;
+            }
+            Some(request) = requests.recv() => {
+                // Made by a configuration that another reload already replaced: its watcher
+                // is gone and the running one watches for itself.
+                if request.from_digest() != server.digest() {
+                    request.respond(Ok(ReloadOutcome::Stale));
+                    continue;
                 }
+                let outcome = reload(&mut server, &source).await;
+                request.respond(outcome.map(|()| ReloadOutcome::Reloaded).map_err(ReloadError::Failed));
             }
         }
     }
     cairn_core::info!(; "Shutting down");
+    // Requests still queued are answered "closed" rather than left waiting.
+    drop(requests);
     server.shutdown().await;
     if let Some(pidfile) = &cli.pidfile {
         let _ = std::fs::remove_file(pidfile);
@@ -267,6 +348,15 @@ mod tests {
         let cli = parse_args(args("-p 5353 -pidfile /tmp/x.pid")).unwrap();
         assert_eq!(cli.dns_port, Some(5353));
         assert_eq!(cli.pidfile, Some(PathBuf::from("/tmp/x.pid")));
+    }
+
+    #[test]
+    fn migrate_flags() {
+        let cli = parse_args(args("-migrate-kubedns cm.yaml -dns.domain=corp.local")).unwrap();
+        assert_eq!(cli.migrate_kubedns.as_deref(), Some("cm.yaml"));
+        assert_eq!(cli.dns_domain.as_deref(), Some("corp.local"));
+        assert!(parse_args(args("-migrate-kubedns")).is_err());
+        assert!(parse_args(args("-dns.domain corp.local")).is_err());
     }
 
     #[test]

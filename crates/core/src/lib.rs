@@ -4,10 +4,12 @@
 //! - [`request`]: one query as it travels the chain.
 //! - [`plugin`]: the plugin seam ([`Plugin`], [`Next`], [`Served`]) and the chain.
 //! - [`setup`]: what a plugin's setup function gets to register handlers and services.
+//! - [`config_source`]: where the configuration comes from and the one way to reload it.
 //! - [`zones`]: zone matching and `fallthrough`.
 //! - [`metrics`]: the process-wide metrics registry and Prometheus text exposition.
 //! - [`log`]: log lines in CoreDNS's format (`[INFO] plugin/reload: ...`).
 
+pub mod config_source;
 pub mod dns_labels;
 pub mod duration;
 pub mod log;

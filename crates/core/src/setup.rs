@@ -10,8 +10,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cairn_corefile::{Directive, Token, ZoneAddr};
+use cairn_corefile::{Corefile, Directive, Token, ZoneAddr};
 
+use crate::config_source::ConfigSource;
 use crate::plugin::Plugin;
 use crate::wire::Name;
 
@@ -221,6 +222,11 @@ pub struct SetupCtx<'a> {
     pub config_dir: PathBuf,
     pub(crate) handlers: &'a mut Vec<Arc<dyn Plugin>>,
     pub(crate) parts: &'a mut InstanceParts,
+    /// The whole Corefile being set up (None in tests that set up one block by hand).
+    corefile: Option<&'a Corefile>,
+    /// Where the configuration comes from (None when validating, or for a server started
+    /// without one).
+    source: Option<ConfigSource>,
 }
 
 impl<'a> SetupCtx<'a> {
@@ -240,7 +246,32 @@ impl<'a> SetupCtx<'a> {
             config_dir,
             handlers,
             parts,
+            corefile: None,
+            source: None,
         }
+    }
+
+    /// Makes the whole Corefile being set up visible to the plugins.
+    pub fn with_corefile(mut self, corefile: &'a Corefile) -> Self {
+        self.corefile = Some(corefile);
+        self
+    }
+
+    /// Makes the configuration's source visible to the plugins (the `reload` plugin).
+    pub fn with_source(mut self, source: Option<ConfigSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The whole Corefile this instance is built from, when the caller provided it.
+    pub fn corefile(&self) -> Option<&'a Corefile> {
+        self.corefile
+    }
+
+    /// Where the configuration comes from and how to ask for a reload, when the host can
+    /// reload (not while validating a Corefile).
+    pub fn source(&self) -> Option<&ConfigSource> {
+        self.source.as_ref()
     }
 
     /// The first directive line (there is always at least one).
@@ -259,6 +290,18 @@ impl<'a> SetupCtx<'a> {
         name: &'static str,
         run: Box<dyn FnOnce(Shutdown) -> BoxFuture + Send>,
     ) {
+        self.parts.services.push(ServiceSpec { name, run });
+    }
+
+    /// Like [`SetupCtx::add_service`], but the instance keeps one service under `name`: a later
+    /// call replaces the earlier one. For process-wide work configured in several blocks,
+    /// where the last block's settings win (as CoreDNS's `reload`).
+    pub fn replace_service(
+        &mut self,
+        name: &'static str,
+        run: Box<dyn FnOnce(Shutdown) -> BoxFuture + Send>,
+    ) {
+        self.parts.services.retain(|s| s.name != name);
         self.parts.services.push(ServiceSpec { name, run });
     }
 

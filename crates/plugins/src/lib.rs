@@ -23,6 +23,7 @@ pub mod minimal;
 pub mod prometheus;
 pub mod ready;
 pub mod registry;
+pub mod reload;
 pub mod root;
 pub mod transfer;
 pub mod whoami;

@@ -43,7 +43,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("https3"),
     not_yet("timeouts"),
     not_yet("multisocket"),
-    not_yet("reload"),
+    has("reload", crate::reload::setup, true),
     not_yet("nsid"),
     has("bufsize", crate::bufsize::setup, false),
     has("bind", crate::bind::setup, false),

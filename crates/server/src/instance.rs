@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cairn_core::config_source::ConfigSource;
 use cairn_core::plugin::{Chain, Plugin};
 use cairn_core::setup::{
     BlockInfo, BlockSettings, InstalledBlock, InstanceParts, PluginSpec, SetupCtx, SetupError,
@@ -68,6 +69,16 @@ pub struct Instance {
 
 /// Builds an instance; on failure returns every error found.
 pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupError>> {
+    build_from(corefile, opts, None)
+}
+
+/// Builds an instance whose plugins can see where the configuration comes from (the
+/// `reload` plugin watches it); on failure returns every error found.
+pub fn build_from(
+    corefile: &Corefile,
+    opts: &Options,
+    source: Option<&ConfigSource>,
+) -> Result<Instance, Vec<SetupError>> {
     let mut errors = Vec::new();
     let mut parts = InstanceParts::default();
     let mut blocks = Vec::new();
@@ -150,7 +161,9 @@ pub fn build(corefile: &Corefile, opts: &Options) -> Result<Instance, Vec<SetupE
                 opts.config_dir.clone(),
                 &mut handlers,
                 &mut parts,
-            );
+            )
+            .with_corefile(corefile)
+            .with_source(source.cloned());
             if let Err(e) = (spec.setup)(&mut ctx) {
                 errors.push(e);
             }

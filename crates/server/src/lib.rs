@@ -4,8 +4,10 @@
 //! nothing, so a bad address or a port in use leaves nothing listening), then starts the
 //! plugins' services and the socket tasks. [`Server::reload`] builds the new instance beside
 //! the running one and swaps dispatchers on the existing sockets; a failed build or bind keeps
-//! the old instance untouched. [`Server::shutdown`] runs the shutdown hooks (lameduck) while
-//! DNS is still served, then stops.
+//! the old instance untouched. A host that can read its Corefile again starts with
+//! [`Server::start_with_source`], so the `reload` plugin can ask it for that same reload.
+//! [`Server::shutdown`] runs the shutdown hooks (lameduck) while DNS is still served, then
+//! stops.
 
 pub mod dispatch;
 pub mod http;
@@ -18,6 +20,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use cairn_core::config_source::ConfigSource;
 use cairn_core::request::ServerInfo;
 use cairn_core::setup::{Readiness, SetupError, Shutdown, ShutdownTrigger};
 use cairn_corefile::Corefile;
@@ -62,6 +65,8 @@ pub struct Server {
     tcp_limits: tcp::TcpLimits,
     /// Returns freed heap to the system now and then (see [`sys::release_free_heap`]).
     heap_trimmer: JoinHandle<()>,
+    /// Where the configuration comes from, shown to every instance's plugins.
+    source: Option<ConfigSource>,
 }
 
 /// How often freed heap is given back (relists of a big cluster leave parse buffers).
@@ -104,6 +109,17 @@ fn bind_listener(
 impl Server {
     /// Builds, binds and starts everything described by `corefile`.
     pub async fn start(corefile: &Corefile, opts: Options) -> Result<Server, StartError> {
+        Server::start_with_source(corefile, opts, None).await
+    }
+
+    /// Like [`Server::start`], for a host that can reload: every instance's plugins see
+    /// `source` (the `reload` plugin watches it and asks the host to reload through it; the
+    /// host serves those requests with [`Server::reload`], as it does for SIGUSR1).
+    pub async fn start_with_source(
+        corefile: &Corefile,
+        opts: Options,
+        source: Option<ConfigSource>,
+    ) -> Result<Server, StartError> {
         let mut server = Server {
             opts,
             listeners: BTreeMap::new(),
@@ -117,6 +133,7 @@ impl Server {
             },
             tcp_limits: tcp::TcpLimits::default(),
             heap_trimmer: spawn_heap_trimmer(),
+            source,
         };
         server.install(corefile).await?;
         Ok(server)
@@ -140,7 +157,8 @@ impl Server {
     }
 
     async fn install(&mut self, corefile: &Corefile) -> Result<(), StartError> {
-        let inst = instance::build(corefile, &self.opts).map_err(StartError::Config)?;
+        let inst = instance::build_from(corefile, &self.opts, self.source.as_ref())
+            .map_err(StartError::Config)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
         // Bind what is new; on failure drop what was just bound and keep the old state.
