@@ -39,7 +39,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::client::{build_observed_client, ClientError, ClientSettings, RequestLimiter, RequestLimits};
+use crate::client::{
+    build_observed_client, ClientError, ClientSettings, RequestLimiter, RequestLimits,
+};
 use crate::index::{Change, IndexConfig, KindSet, Writer};
 use crate::objects::{
     EndpointSlice, Kind, Namespace, Object, Pod, Service, ServiceImport, LABEL_MCS_SERVICE_NAME,
@@ -226,7 +228,10 @@ impl ApiSource {
     ///
     /// # Errors
     /// As [`crate::build_client`].
-    pub async fn connect(settings: &ClientSettings, config: WatchConfig) -> Result<Self, ClientError> {
+    pub async fn connect(
+        settings: &ClientSettings,
+        config: WatchConfig,
+    ) -> Result<Self, ClientError> {
         let (client, observer) = build_observed_client(settings).await?;
         Ok(ApiSource {
             client,

@@ -74,7 +74,10 @@ impl fmt::Debug for ClientSettings {
             .field("qps", &self.qps)
             .field("burst", &self.burst)
             .field("max_inflight", &self.max_inflight)
-            .field("observer", &self.observer.as_ref().map(|_| "RequestObserver"))
+            .field(
+                "observer",
+                &self.observer.as_ref().map(|_| "RequestObserver"),
+            )
             .finish()
     }
 }
@@ -198,7 +201,8 @@ pub async fn build_config(settings: &ClientSettings) -> Result<kube::Config, Cli
 }
 
 /// Builds the API client for `settings`. Nothing is sent to the server yet: an unreachable
-/// or refusing server shows up later, as watch errors.
+/// or refusing server shows up later, as watch errors. With an observer in the settings,
+/// every request the client makes is reported to it ([`RequestMetricsLayer`]).
 ///
 /// # Errors
 /// As [`build_config`], plus kube-rs refusing the TLS or proxy setup ([`ClientError::Build`]).

@@ -433,7 +433,11 @@ mod tests {
     }
 
     fn request(method: Method, path: &str) -> Request<()> {
-        Request::builder().method(method).uri(path).body(()).unwrap()
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
     }
 
     /// Asserts that `heard` is exactly one finished request with these facts, which took at
@@ -456,7 +460,12 @@ mod tests {
             panic!("not one finished request: {heard:?}");
         };
         assert_eq!(
-            (heard_method.as_str(), host.as_str(), *heard_outcome, *heard_watch),
+            (
+                heard_method.as_str(),
+                host.as_str(),
+                *heard_outcome,
+                *heard_watch
+            ),
             (method, "10.96.0.1:443", outcome, watch)
         );
         assert!(*elapsed >= at_least, "{elapsed:?} < {at_least:?}");
@@ -574,7 +583,10 @@ mod tests {
         let cases = [
             ("https://10.96.0.1:443", "10.96.0.1:443"),
             ("https://127.0.0.1:6443/", "127.0.0.1:6443"),
-            ("https://api.example.com/k8s/clusters/c-1", "api.example.com"),
+            (
+                "https://api.example.com/k8s/clusters/c-1",
+                "api.example.com",
+            ),
             ("https://[fd00::1]:6443", "[fd00::1]:6443"),
             ("http://user:secret@10.0.0.1:8080", "10.0.0.1:8080"),
             ("/api/v1/services", ""),

@@ -750,7 +750,10 @@ async fn the_observer_hears_each_list_watch_and_failure() {
         .into_iter()
         .find(|h| h.outcome == RequestOutcome::Error)
         .unwrap();
-    assert_eq!((failed.method.as_str(), failed.host.as_str()), ("GET", host.as_str()));
+    assert_eq!(
+        (failed.method.as_str(), failed.host.as_str()),
+        ("GET", host.as_str())
+    );
     running.stop().await;
 }
 
@@ -782,7 +785,9 @@ async fn request_limits_pace_the_lists() {
     assert!(waits.len() >= 3, "{waits:?}");
     assert!(waits[0].2 < Duration::from_millis(100), "{waits:?}");
     assert!(
-        waits.iter().any(|(_, _, waited)| *waited >= Duration::from_millis(400)),
+        waits
+            .iter()
+            .any(|(_, _, waited)| *waited >= Duration::from_millis(400)),
         "{waits:?}"
     );
     let host = server.addr().to_string();
