@@ -20,6 +20,9 @@
 //! atomically and no name goes missing meanwhile. Stream errors are reported and the loop
 //! goes on: the watcher retries with backoff while the index keeps its last content, which is
 //! what keeps answers flowing during an API-server outage.
+//!
+//! A source made by [`ApiSource::connect`] with a [`crate::RequestObserver`] reports how long
+//! each paced request waited for the rate limit (see [`crate::request_metrics`]).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -34,12 +37,16 @@ use kube::runtime::WatchStreamExt;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
-use crate::client::{RequestLimiter, RequestLimits};
+use crate::client::{
+    build_observed_client, ClientError, ClientSettings, RequestLimiter, RequestLimits,
+};
 use crate::index::{Change, IndexConfig, KindSet, Writer};
 use crate::objects::{
     EndpointSlice, Kind, Namespace, Object, Pod, Service, ServiceImport, LABEL_MCS_SERVICE_NAME,
 };
+use crate::request_metrics::{HostObserver, WATCHER_VERB};
 
 /// The field selector of the Pod watch: pods that are or may become running.
 pub const POD_FIELD_SELECTOR: &str =
@@ -187,12 +194,15 @@ pub struct ApiSource {
     pub client: kube::Client,
     /// What to watch.
     pub config: WatchConfig,
+    /// Hears of the waits on the rate limit.
+    observer: Option<HostObserver>,
 }
 
 impl Debug for ApiSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiSource")
             .field("config", &self.config)
+            .field("observer", &self.observer)
             .finish_non_exhaustive()
     }
 }
@@ -204,7 +214,30 @@ type KindStream = Pin<Box<dyn Stream<Item = KindEvent> + Send>>;
 impl ApiSource {
     /// A source watching with `config` through `client`.
     pub fn new(client: kube::Client, config: WatchConfig) -> Self {
-        ApiSource { client, config }
+        ApiSource {
+            client,
+            config,
+            observer: None,
+        }
+    }
+
+    /// Builds the client for `settings` and a source watching with `config` through it. The
+    /// settings' observer, if any, hears of every request (see [`crate::build_client`]) and
+    /// of every wait for the rate limit; with an observer the waits are reported even when
+    /// nothing is limited (as zero).
+    ///
+    /// # Errors
+    /// As [`crate::build_client`].
+    pub async fn connect(
+        settings: &ClientSettings,
+        config: WatchConfig,
+    ) -> Result<Self, ClientError> {
+        let (client, observer) = build_observed_client(settings).await?;
+        Ok(ApiSource {
+            client,
+            config,
+            observer,
+        })
     }
 
     /// Keeps `writer`'s index in step with the API server until `shutdown` completes.
@@ -244,24 +277,31 @@ impl ApiSource {
 
     /// One event stream per watched kind.
     fn streams(&self) -> Vec<KindStream> {
-        let limiter = self.config.limits.limiter();
+        let limiter = match (self.config.limits.limiter(), &self.observer) {
+            (None, Some(_)) => Some(Arc::new(RequestLimiter::unlimited())),
+            (limiter, _) => limiter,
+        };
+        let pacing = limiter.map(|limiter| Pacing {
+            limiter,
+            observer: self.observer.clone(),
+        });
         self.config
             .watches()
             .into_iter()
             .map(|(kind, watch)| {
                 let client = self.client.clone();
-                let limiter = limiter.clone();
+                let pacing = pacing.clone();
                 match kind {
-                    Kind::Service => kind_stream(kind, Api::<Service>::all(client), watch, limiter),
+                    Kind::Service => kind_stream(kind, Api::<Service>::all(client), watch, pacing),
                     Kind::EndpointSlice => {
-                        kind_stream(kind, Api::<EndpointSlice>::all(client), watch, limiter)
+                        kind_stream(kind, Api::<EndpointSlice>::all(client), watch, pacing)
                     }
-                    Kind::Pod => kind_stream(kind, Api::<Pod>::all(client), watch, limiter),
+                    Kind::Pod => kind_stream(kind, Api::<Pod>::all(client), watch, pacing),
                     Kind::Namespace => {
-                        kind_stream(kind, Api::<Namespace>::all(client), watch, limiter)
+                        kind_stream(kind, Api::<Namespace>::all(client), watch, pacing)
                     }
                     Kind::ServiceImport => {
-                        kind_stream(kind, Api::<ServiceImport>::all(client), watch, limiter)
+                        kind_stream(kind, Api::<ServiceImport>::all(client), watch, pacing)
                     }
                 }
             })
@@ -269,12 +309,12 @@ impl ApiSource {
     }
 }
 
-/// The watcher of one kind, with kube-rs's default backoff after errors, paced by `limiter`.
+/// The watcher of one kind, with kube-rs's default backoff after errors, paced by `pacing`.
 fn kind_stream<K>(
     kind: Kind,
     api: Api<K>,
     config: watcher::Config,
-    limiter: Option<Arc<RequestLimiter>>,
+    pacing: Option<Pacing>,
 ) -> KindStream
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
@@ -283,9 +323,9 @@ where
     let events = watcher::watcher(api, config)
         .default_backoff()
         .map(|event| event.map(into_object_event));
-    match limiter {
+    match pacing {
         None => events.map(move |event| (kind, event)).boxed(),
-        Some(limiter) => paced(events.boxed(), limiter)
+        Some(pacing) => paced(events.boxed(), pacing)
             .map(move |event| (kind, event))
             .boxed(),
     }
@@ -319,9 +359,27 @@ enum NextRequest {
     Other,
 }
 
+/// The limiter shared by a source's watchers, and who hears of the waits.
+#[derive(Clone)]
+struct Pacing {
+    limiter: Arc<RequestLimiter>,
+    observer: Option<HostObserver>,
+}
+
+impl Pacing {
+    /// Waits for the rate limit and reports how long that took.
+    async fn rate(&self) {
+        let started = Instant::now();
+        self.limiter.request().await;
+        if let Some(observer) = &self.observer {
+            observer.limiter_waited(WATCHER_VERB, started.elapsed());
+        }
+    }
+}
+
 struct Paced {
     events: ObjectEvents,
-    limiter: Arc<RequestLimiter>,
+    pacing: Pacing,
     next: NextRequest,
     listed: u32,
     list_slot: Option<OwnedSemaphorePermit>,
@@ -330,14 +388,17 @@ struct Paced {
 /// Holds the watcher back before each poll that makes a request until the limiter allows
 /// it; a listing holds one `max_inflight` slot from `Init` to `InitDone` (or an error).
 /// A watch that ends on its server-side timeout is restarted inside the watcher without an
-/// event, so those restarts (one per kind every few minutes) are not paced.
+/// event, so those restarts (one per kind every few minutes) are not paced. Only the rate
+/// limit's waits are reported: `max_inflight` is a concurrency bound (CoreDNS applies it in
+/// the HTTP transport, outside client-go's rate limiter). After a list of an exact multiple
+/// of [`PAGE_SIZE`] objects a wait is taken, and reported, for a page that is not requested.
 fn paced(
     events: ObjectEvents,
-    limiter: Arc<RequestLimiter>,
+    pacing: Pacing,
 ) -> impl Stream<Item = Result<Event<Object>, watcher::Error>> + Send {
     let state = Paced {
         events,
-        limiter,
+        pacing,
         next: NextRequest::Nothing,
         listed: 0,
         list_slot: None,
@@ -346,10 +407,10 @@ fn paced(
         match state.next {
             NextRequest::Nothing => {}
             NextRequest::List => {
-                state.list_slot = state.limiter.list_slot().await;
-                state.limiter.request().await;
+                state.list_slot = state.pacing.limiter.list_slot().await;
+                state.pacing.rate().await;
             }
-            NextRequest::Page | NextRequest::Other => state.limiter.request().await,
+            NextRequest::Page | NextRequest::Other => state.pacing.rate().await,
         }
         let event = state.events.next().await?;
         state.next = match &event {

@@ -9,11 +9,15 @@
 //! [`build_client`], and its errors name what failed, so a bad Corefile fails at setup.
 //!
 //! `apiserver_qps`, `apiserver_burst` and `apiserver_max_inflight` become [`RequestLimits`].
-//! kube-rs builds its HTTP stack from `tower` layers, and `tower` is not one of this
-//! workspace's dependencies, so the limits cannot wrap the HTTP round trips themselves.
-//! Instead the API source ([`crate::api`]) paces the requests its watchers make: a token
-//! bucket (QPS, burst) before every list page, watch start and retry, and at most
-//! `max_inflight` kinds listing at the same time. Those are the only requests Cairn makes.
+//! They are applied by the API source ([`crate::api`]) rather than in the HTTP stack, because
+//! only the source knows that the pages of one listing belong together: it paces the requests
+//! its watchers make with a token bucket (QPS, burst) before every list page, watch start and
+//! retry, and lets at most `max_inflight` kinds list at the same time. Those are the only
+//! requests Cairn makes.
+//!
+//! With a [`RequestObserver`] in the settings, the client is built with
+//! [`RequestMetricsLayer`] around kube-rs's HTTP stack, so every round trip is reported (the
+//! plugin turns the reports into CoreDNS's `coredns_kubernetes_rest_client_*` metrics).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,11 +25,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, USER_AGENT};
+use kube::client::ClientBuilder;
 use kube::config::{InClusterError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use crate::request_metrics::{request_host, HostObserver, RequestMetricsLayer, RequestObserver};
 
 /// Client certificate, key and CA bundle for an explicit `endpoint` (`tls CERT KEY CACERT`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,8 +45,8 @@ pub struct TlsFiles {
     pub ca: PathBuf,
 }
 
-/// How to reach the API server, as the Corefile says.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// How to reach the API server, as the Corefile says, and who hears about the requests.
+#[derive(Clone, Default)]
 pub struct ClientSettings {
     /// `endpoint URL` (only the first URL; `https://` or `http://`).
     pub endpoint: Option<String>,
@@ -53,6 +60,26 @@ pub struct ClientSettings {
     pub burst: u32,
     /// `apiserver_max_inflight`: kinds listing at the same time; 0 = unlimited.
     pub max_inflight: u32,
+    /// Told about every request the client makes and every wait on the rate limit; `None`
+    /// builds the client without the reporting layer.
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("endpoint", &self.endpoint)
+            .field("tls", &self.tls)
+            .field("kubeconfig", &self.kubeconfig)
+            .field("qps", &self.qps)
+            .field("burst", &self.burst)
+            .field("max_inflight", &self.max_inflight)
+            .field(
+                "observer",
+                &self.observer.as_ref().map(|_| "RequestObserver"),
+            )
+            .finish()
+    }
 }
 
 impl ClientSettings {
@@ -174,15 +201,36 @@ pub async fn build_config(settings: &ClientSettings) -> Result<kube::Config, Cli
 }
 
 /// Builds the API client for `settings`. Nothing is sent to the server yet: an unreachable
-/// or refusing server shows up later, as watch errors.
+/// or refusing server shows up later, as watch errors. With an observer in the settings,
+/// every request the client makes is reported to it ([`RequestMetricsLayer`]).
 ///
 /// # Errors
 /// As [`build_config`], plus kube-rs refusing the TLS or proxy setup ([`ClientError::Build`]).
 pub async fn build_client(settings: &ClientSettings) -> Result<kube::Client, ClientError> {
+    build_observed_client(settings)
+        .await
+        .map(|(client, _)| client)
+}
+
+/// [`build_client`], and the settings' observer bound to the API server's host, for the
+/// API source to report its rate-limit waits through.
+pub(crate) async fn build_observed_client(
+    settings: &ClientSettings,
+) -> Result<(kube::Client, Option<HostObserver>), ClientError> {
     let config = build_config(settings).await?;
-    kube::Client::try_from(config).map_err(|source| ClientError::Build {
+    let host = request_host(&config.cluster_url);
+    let build_error = |source| ClientError::Build {
         origin: settings.origin(),
         source,
+    };
+    let builder = ClientBuilder::try_from(config).map_err(build_error)?;
+    Ok(match &settings.observer {
+        None => (builder.build(), None),
+        Some(observer) => {
+            let layer = RequestMetricsLayer::new(Arc::clone(observer), &host);
+            let client = builder.with_layer(&layer).build();
+            (client, Some(HostObserver::new(Arc::clone(observer), &host)))
+        }
     })
 }
 
@@ -428,6 +476,15 @@ pub struct RequestLimiter {
 }
 
 impl RequestLimiter {
+    /// A pacer that never waits: where nothing is limited but the waits are still reported
+    /// (as zero, the way client-go's always-present limiter reports them).
+    pub(crate) fn unlimited() -> RequestLimiter {
+        RequestLimiter {
+            bucket: None,
+            lists: None,
+        }
+    }
+
     /// Waits until one more request is allowed by the rate limit.
     pub async fn request(&self) {
         let Some(bucket) = &self.bucket else {

@@ -6,6 +6,8 @@
 //! - [`index`]: the compact index: [`Store`] (lock-free snapshots for queries), [`Writer`]
 //!   (one per store, fed [`Change`]s by a source), [`Snapshot`] (the read API).
 //! - [`manifest`]: a source reading objects from YAML/JSON files, reloaded on change.
+//! - [`request_metrics`]: what the API client reports about its requests (the seam the
+//!   plugin's `coredns_kubernetes_rest_client_*` metrics hang on).
 //!
 //! No DNS wire knowledge lives here.
 
@@ -14,6 +16,7 @@ pub mod client;
 pub mod index;
 pub mod manifest;
 pub mod objects;
+pub mod request_metrics;
 pub mod selector;
 
 pub use api::{ApiSource, SourceEvent, WatchConfig};
@@ -27,4 +30,7 @@ pub use index::{
 };
 pub use manifest::{Loaded, ManifestError, ManifestSource};
 pub use objects::{Kind, Object, ObjectError};
+pub use request_metrics::{
+    request_host, FinishedRequest, RequestMetricsLayer, RequestObserver, RequestOutcome,
+};
 pub use selector::{Selector, SelectorError};

@@ -1,8 +1,8 @@
 //! The API source end to end: the real kube-rs client, built by `build_client` from the
 //! kubernetes plugin's connection options, watching `cairn-k8s-testserver` and feeding the
 //! index. Add, change, delete, label selectors, outages, relists after `410 Gone`, and
-//! request pacing, each observed in the `Store` the DNS answers come from. Every wait is
-//! bounded.
+//! request pacing, each observed in the `Store` the DNS answers come from; the requests and
+//! rate-limit waits as a `RequestObserver` hears them. Every wait is bounded.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use cairn_k8s::index::Snapshot;
 use cairn_k8s::{
-    build_client, ApiSource, ClientSettings, IndexConfig, Kind, RequestLimits, Selector,
-    SourceEvent, Store, TlsFiles, WatchConfig,
+    build_client, ApiSource, ClientSettings, FinishedRequest, IndexConfig, Kind, RequestLimits,
+    RequestObserver, RequestOutcome, Selector, SourceEvent, Store, TlsFiles, WatchConfig,
 };
 use cairn_k8s_testserver::{Options, TestApiServer};
 use serde_json::{json, Value};
@@ -130,12 +130,11 @@ struct Running {
 
 impl Running {
     async fn start(settings: &ClientSettings, watch: WatchConfig, index: IndexConfig) -> Running {
-        let client = build_client(settings).await.unwrap();
         let (store, writer) = Store::new(index);
         let events = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = oneshot::channel::<()>();
         let reported = Arc::clone(&events);
-        let source = ApiSource::new(client, watch);
+        let source = ApiSource::connect(settings, watch).await.unwrap();
         let task = tokio::spawn(source.run(
             writer,
             async move {
@@ -638,13 +637,134 @@ async fn noendpoints_and_multicluster_choose_the_slice_watch() {
     running.stop().await;
 }
 
+/// A request as an observer heard it.
+#[derive(Clone, Debug, PartialEq)]
+struct Heard {
+    method: String,
+    host: String,
+    outcome: RequestOutcome,
+    watch: bool,
+}
+
+/// Records what a `RequestObserver` is told.
+#[derive(Default)]
+struct Recorder {
+    requests: Mutex<Vec<Heard>>,
+    waits: Mutex<Vec<(String, String, Duration)>>,
+}
+
+impl Recorder {
+    fn requests(&self) -> Vec<Heard> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn waits(&self) -> Vec<(String, String, Duration)> {
+        self.waits.lock().unwrap().clone()
+    }
+}
+
+impl RequestObserver for Recorder {
+    fn request_finished(&self, request: &FinishedRequest<'_>) {
+        self.requests.lock().unwrap().push(Heard {
+            method: request.method.to_owned(),
+            host: request.host.to_owned(),
+            outcome: request.outcome,
+            watch: request.watch,
+        });
+    }
+
+    fn limiter_waited(&self, verb: &str, host: &str, waited: Duration) {
+        self.waits
+            .lock()
+            .unwrap()
+            .push((verb.to_owned(), host.to_owned(), waited));
+    }
+}
+
+fn observed_settings(server: &TestApiServer, recorder: &Arc<Recorder>) -> ClientSettings {
+    let observer: Arc<dyn RequestObserver> = recorder.clone();
+    ClientSettings {
+        observer: Some(observer),
+        ..kubeconfig_settings(server)
+    }
+}
+
+#[tokio::test]
+async fn the_observer_hears_each_list_watch_and_failure() {
+    let server = start().await;
+    server.apply(service("apps", "web", "10.96.0.10", json!({})));
+    let recorder = Arc::new(Recorder::default());
+    let settings = observed_settings(&server, &recorder);
+    let running = Running::synced(&settings, IndexConfig::default()).await;
+    // A change through the watches proves they are established.
+    server.apply(service("apps", "watched", "10.96.0.11", json!({})));
+    running
+        .until("watched", VISIBLE_WITHIN, |s| {
+            s.service("apps", "watched").is_some()
+        })
+        .await;
+
+    let host = server.addr().to_string();
+    assert!(host.starts_with("127.0.0.1:"), "{host}");
+    let ok = |watch| Heard {
+        method: "GET".to_owned(),
+        host: host.clone(),
+        outcome: RequestOutcome::Status(200),
+        watch,
+    };
+    // Services, EndpointSlices and Namespaces: one list and one watch each, nothing else.
+    let deadline = Instant::now() + VISIBLE_WITHIN;
+    while recorder.requests().iter().filter(|h| h.watch).count() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", recorder.requests());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let heard = recorder.requests();
+    let lists = heard.iter().filter(|h| **h == ok(false)).count();
+    let watches = heard.iter().filter(|h| **h == ok(true)).count();
+    assert_eq!((lists, watches, heard.len()), (3, 3, 6), "{heard:?}");
+    // Nothing is limited: every paced request (3 lists, 3 watch starts) is reported as no wait.
+    let waits = recorder.waits();
+    assert_eq!(waits.len(), 6, "{waits:?}");
+    for (verb, wait_host, waited) in &waits {
+        assert_eq!((verb.as_str(), wait_host.as_str()), ("GET", host.as_str()));
+        assert!(*waited < Duration::from_millis(100), "{waited:?}");
+    }
+
+    // An outage: the watchers' new requests fail without a response.
+    server.set_down(true);
+    let deadline = Instant::now() + RECOVER_WITHIN;
+    while !recorder
+        .requests()
+        .iter()
+        .any(|h| h.outcome == RequestOutcome::Error)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no failed request heard: {:?}",
+            recorder.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed = recorder
+        .requests()
+        .into_iter()
+        .find(|h| h.outcome == RequestOutcome::Error)
+        .unwrap();
+    assert_eq!(
+        (failed.method.as_str(), failed.host.as_str()),
+        ("GET", host.as_str())
+    );
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn request_limits_pace_the_lists() {
     let server = start().await;
     server.apply(service("apps", "web", "10.96.0.10", json!({})));
     // Three kinds list before the store is synced: with a burst of one and two requests a
     // second, the second and third lists wait half a second each.
-    let mut settings = kubeconfig_settings(&server);
+    let recorder = Arc::new(Recorder::default());
+    let mut settings = observed_settings(&server, &recorder);
     settings.qps = 2.0;
     settings.burst = 1;
     settings.max_inflight = 1;
@@ -659,6 +779,21 @@ async fn request_limits_pace_the_lists() {
     assert!(
         elapsed >= Duration::from_millis(900),
         "synced after {elapsed:?}"
+    );
+    // The observer heard the waits: the first request went at once, later ones waited.
+    let waits = recorder.waits();
+    assert!(waits.len() >= 3, "{waits:?}");
+    assert!(waits[0].2 < Duration::from_millis(100), "{waits:?}");
+    assert!(
+        waits
+            .iter()
+            .any(|(_, _, waited)| *waited >= Duration::from_millis(400)),
+        "{waits:?}"
+    );
+    let host = server.addr().to_string();
+    assert!(
+        waits.iter().all(|(verb, h, _)| verb == "GET" && *h == host),
+        "{waits:?}"
     );
     assert!(running.snapshot().service("apps", "web").is_some());
     // Paced, but changes still flow once the watches are open.

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cairn_core::setup::{BoxFuture, Shutdown};
-use cairn_k8s::{
-    build_client, check_settings, ApiSource, ClientSettings, SourceEvent, TlsFiles, WatchConfig,
-};
+use cairn_k8s::{check_settings, ApiSource, ClientSettings, SourceEvent, TlsFiles, WatchConfig};
+
+use super::metrics::rest_client_observer;
 
 /// Client certificate, key and CA for an explicit `endpoint` (`tls CERT KEY CACERT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,13 +88,14 @@ pub enum SourceError {
 /// until `shutdown`. What can be checked without the network is checked here, so that a
 /// missing kubeconfig, context or in-cluster environment is a Corefile error as in CoreDNS;
 /// an unreachable or refusing API server shows up later as logged watch errors, and the
-/// index keeps its last content meanwhile.
+/// index keeps its last content meanwhile. The client's requests and rate-limit waits feed
+/// the `coredns_kubernetes_rest_client_*` metrics.
 pub fn start_api_source(
     settings: ApiSettings,
     writer: cairn_k8s::index::Writer,
     mut shutdown: Shutdown,
 ) -> Result<BoxFuture, SourceError> {
-    let client_settings = ClientSettings {
+    let mut client_settings = ClientSettings {
         endpoint: settings.endpoint.clone(),
         tls: settings.tls.as_ref().map(|t| TlsFiles {
             cert: t.cert.clone(),
@@ -108,8 +109,10 @@ pub fn start_api_source(
         qps: settings.qps,
         burst: settings.burst,
         max_inflight: settings.max_inflight,
+        observer: None,
     };
     check_settings(&client_settings).map_err(|e| SourceError::Config(e.to_string()))?;
+    client_settings.observer = Some(rest_client_observer());
     let watch = WatchConfig {
         label_selector: settings.label_selector.clone(),
         namespace_label_selector: settings.namespace_selector.clone(),
@@ -119,8 +122,8 @@ pub fn start_api_source(
         limits: client_settings.request_limits(),
     };
     Ok(Box::pin(async move {
-        let client = match build_client(&client_settings).await {
-            Ok(c) => c,
+        let source = match ApiSource::connect(&client_settings, watch).await {
+            Ok(source) => source,
             Err(e) => {
                 cairn_core::error!("kubernetes", "{e}");
                 shutdown.wait().await;
@@ -128,7 +131,7 @@ pub fn start_api_source(
             }
         };
         let stop = async move { shutdown.wait().await };
-        ApiSource::new(client, watch)
+        source
             .run(writer, stop, |event| match &event {
                 SourceEvent::Error { .. } => cairn_core::error!("kubernetes", "{event}"),
                 SourceEvent::Relisted(_) => cairn_core::info!("kubernetes", "{event}"),
