@@ -15,6 +15,7 @@ pub mod file;
 pub mod health;
 pub mod hosts;
 pub mod kubernetes;
+pub mod loadbalance;
 pub mod log;
 pub mod minimal;
 pub mod prometheus;

@@ -61,7 +61,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("dns64"),
     has("any", crate::any::setup, false),
     has("chaos", crate::chaos::setup, false),
-    not_yet("loadbalance"),
+    has("loadbalance", crate::loadbalance::setup, false),
     not_yet("tsig"),
     not_yet("rewrite"),
     has("autopath", crate::autopath::setup, true),
