@@ -21,6 +21,7 @@ pub mod minimal;
 pub mod prometheus;
 pub mod ready;
 pub mod registry;
+pub mod rewrite;
 pub mod root;
 pub mod transfer;
 pub mod whoami;

@@ -63,7 +63,7 @@ pub static PLUGINS: &[Entry] = &[
     has("chaos", crate::chaos::setup, false),
     has("loadbalance", crate::loadbalance::setup, false),
     not_yet("tsig"),
-    not_yet("rewrite"),
+    has("rewrite", crate::rewrite::setup, false),
     has("autopath", crate::autopath::setup, true),
     not_yet("acl"),
     not_yet("cache"),

@@ -1,0 +1,95 @@
+//! `rewrite`: changes a query before the rest of the chain sees it (name, type, class, EDNS0
+//! options) and the response on its way back (names, TTLs, response code), invisibly to the
+//! client.
+//!
+//! The request is rewritten as a draft and put in place only when a rule changed something;
+//! when the chain returns, the request gets its original form back, so plugins before
+//! *rewrite* and the reply's question section see what the client sent. Rewriting the
+//! question needs no allocation (names are matched and rebuilt as text on the stack, message
+//! buffers come from a per-thread pool); regex rules pay for a capture table when they match.
+
+mod draft;
+mod edns;
+mod response;
+mod rule;
+mod setup;
+#[cfg(test)]
+mod tests;
+mod text;
+
+pub use setup::setup;
+
+use cairn_core::{Next, Plugin, PluginError, Request, Served};
+
+use draft::Draft;
+use response::AppliedList;
+use rule::{Mode, Outcome, Rule};
+
+/// The `rewrite` handler of one server block: all its rules, in Corefile order.
+pub struct Rewrite {
+    rules: Vec<Rule>,
+}
+
+impl Rewrite {
+    pub fn new(rules: Vec<Rule>) -> Rewrite {
+        Rewrite { rules }
+    }
+}
+
+impl Plugin for Rewrite {
+    fn name(&self) -> &'static str {
+        "rewrite"
+    }
+
+    fn serve<'a>(&'a self, mut req: Box<Request>, next: Next<'a>) -> Served<'a> {
+        let mut draft = Draft::new(&req);
+        let mut applied = AppliedList::default();
+        for rule in &self.rules {
+            match rule.apply(&mut draft, &req, &mut applied) {
+                Outcome::Ignored => {}
+                Outcome::Done if rule.mode == Mode::Stop => break,
+                Outcome::Done => {}
+                Outcome::InvalidName(text) => {
+                    return Served::error(
+                        req,
+                        PluginError::failed(
+                            "rewrite",
+                            format!("invalid name after rewrite: {text}"),
+                        ),
+                    );
+                }
+            }
+        }
+        if !draft.dirty && applied.is_empty() {
+            return next.run(req);
+        }
+        let saved = draft.dirty.then(|| draft.install(&mut req));
+        next.run(req).map(move |req, result| {
+            if let Some(saved) = saved {
+                saved.restore(req);
+            }
+            match result {
+                Ok(mut m) => {
+                    if m.rcode != cairn_core::wire::Rcode::DROP {
+                        applied.apply(&mut m);
+                    }
+                    Ok(m)
+                }
+                // CoreDNS writes the SERVFAIL of a failed chain through its response rules,
+                // so an rcode rule can turn it into something else.
+                Err(e) => {
+                    let rcode = applied.error_rcode(e.rcode());
+                    if rcode == e.rcode() {
+                        Err(e)
+                    } else {
+                        Ok(req.reply_rcode(rcode))
+                    }
+                }
+            }
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
