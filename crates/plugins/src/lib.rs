@@ -23,5 +23,6 @@ pub mod ready;
 pub mod registry;
 pub mod rewrite;
 pub mod root;
+pub mod template;
 pub mod transfer;
 pub mod whoami;

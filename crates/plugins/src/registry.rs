@@ -71,7 +71,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("dnssec"),
     not_yet("tls"),
     has("minimal", crate::minimal::setup, false),
-    not_yet("template"),
+    has("template", crate::template::setup, false),
     has("transfer", crate::transfer::setup, false),
     has("hosts", crate::hosts::setup, true),
     not_yet("route53"),

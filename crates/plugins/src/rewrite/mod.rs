@@ -15,7 +15,7 @@ mod rule;
 mod setup;
 #[cfg(test)]
 mod tests;
-mod text;
+pub(crate) mod text;
 
 pub use setup::setup;
 
