@@ -1548,3 +1548,39 @@ fn rules_of_several_lines_run_in_order() {
     let wire = on_the_wire(&req, &result.unwrap());
     assert_eq!(wire.answer[0].name.to_string(), "a.example.");
 }
+
+#[test]
+fn odd_names_never_panic() {
+    // Names with escapes, long labels and rules that grow or empty them: a reply or an
+    // error, never a panic.
+    let lines = [
+        "continue name substring a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa answer auto",
+        "continue name prefix x. . answer auto",
+        "continue name suffix b. \\. answer auto",
+        "continue name regex ^(.*)\\.(.*)$ {2}.{1} answer value (.*) {1}.x",
+        "continue edns0 local set 0xffee {qname}",
+        "ttl regex . 5-",
+    ];
+    let c = chain(&lines, Echo::new());
+    let labels = ["a", "b", "x", "\\.", "\\000", "\\255", "A", &"a".repeat(60)];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        let mut name = String::new();
+        for _ in 0..1 + seed % 5 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            name.push_str(labels[(seed % labels.len() as u64) as usize]);
+            name.push('.');
+        }
+        let Ok(n) = Name::parse(&name, None) else {
+            continue;
+        };
+        let raw = query_bytes(&n.to_string(), RType::A, CLASS_IN, Some(1232));
+        let Ok(r) = Request::from_query(&raw, "10.0.0.1:1".parse().unwrap(), Proto::Udp) else {
+            continue;
+        };
+        let (req, _) = run(&c, Box::new(r));
+        assert_eq!(req.raw, raw, "{name}");
+    }
+}

@@ -227,19 +227,19 @@ struct Parser<'t> {
 /// Where a byte offset is, as Go reports it: `name:line:column` (column = byte offset on the
 /// line, counted from 0 as Go does).
 fn location(name: &str, text: &str, pos: usize) -> String {
-    let before = &text[..pos.min(text.len())];
-    let line = 1 + before.matches('\n').count();
-    let col = match before.rfind('\n') {
-        Some(i) => pos - i - 1,
-        None => pos,
+    let before = &text.as_bytes()[..pos.min(text.len())];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let col = match before.iter().rposition(|&b| b == b'\n') {
+        Some(i) => before.len() - i - 1,
+        None => before.len(),
     };
     format!("{name}:{line}:{col}")
 }
 
 impl Parser<'_> {
     fn error(&self, pos: usize, msg: impl std::fmt::Display) -> ParseError {
-        let before = &self.text[..pos.min(self.text.len())];
-        let line = 1 + before.matches('\n').count();
+        let before = &self.text.as_bytes()[..pos.min(self.text.len())];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
         ParseError(format!("template: {}:{line}: {msg}", self.name))
     }
 

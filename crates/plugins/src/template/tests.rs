@@ -614,3 +614,26 @@ fn parse_uint_like_go() {
     assert_eq!(parse_uint("18446744073709551615", 10, 0), Ok(u64::MAX));
     assert!(parse_uint("18446744073709551616", 10, 0).is_err());
 }
+
+#[test]
+fn go_template_never_panics() {
+    // Odd and truncated inputs, multi-byte text around actions: errors, never panics.
+    let pieces = [
+        "{{", "}}", "{{-", "-}}", " ", "é", "\"", "`", "'", "(", ")", "|", ".", ".Name", "$",
+        "index", "printf", "\"%d\"", "1", "-", "/*", "*/", "\\", "\\x4", "\n", "{{/*", "ü{{",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..5000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 9) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        }
+        if let Ok(t) = Template::parse("answer", &text) {
+            let _ = t.tree_string();
+            let _ = render(&text);
+        }
+    }
+}
