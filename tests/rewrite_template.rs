@@ -204,3 +204,27 @@ fn loadbalance_rotates_a_multi_address_answer() {
         orders.len()
     );
 }
+
+#[test]
+fn rewritten_cname_target_is_answered_through_the_server() {
+    let zone = "$ORIGIN example.com.
+$TTL 300
+@       IN SOA ns1 admin 1 7200 3600 1209600 300
+@       IN NS  ns1
+ns1     IN A   192.0.2.1
+video   IN CNAME east.old.example.com.
+east.old IN A  192.0.2.40
+east.new IN A  192.0.2.50
+";
+    let corefile = "example.com {\n    rewrite cname suffix .old.example.com. .new.example.com.\n    file db.example.com\n}\n";
+    let srv = Server::start_files(corefile, &[("db.example.com", zone)]);
+    let m = both(&srv, "video.example.com.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(
+        summary(&m),
+        [
+            "video.example.com. CNAME east.new.example.com.",
+            "east.new.example.com. A 192.0.2.50"
+        ]
+    );
+}

@@ -1,6 +1,6 @@
 //! `rewrite`: changes a query before the rest of the chain sees it (name, type, class, EDNS0
-//! options) and the response on its way back (names, TTLs, response code), invisibly to the
-//! client.
+//! options) and the response on its way back (names, TTLs, response code, CNAME targets),
+//! invisibly to the client.
 //!
 //! The request is rewritten as a draft and put in place only when a rule changed something;
 //! when the chain returns, the request gets its original form back, so plugins before
@@ -8,6 +8,7 @@
 //! question needs no allocation (names are matched and rebuilt as text on the stack, message
 //! buffers come from a per-thread pool); regex rules pay for a capture table when they match.
 
+mod cname;
 mod draft;
 mod edns;
 mod response;
@@ -19,11 +20,34 @@ pub(crate) mod text;
 
 pub use setup::setup;
 
-use cairn_core::{Next, Plugin, PluginError, Request, Served};
+use cairn_core::wire::Rcode;
+use cairn_core::{Next, Plugin, PluginError, Request, ServeResult, Served};
 
 use draft::Draft;
 use response::AppliedList;
 use rule::{Mode, Outcome, Rule};
+
+/// Applies the response rules to the chain's result.
+fn respond(req: &mut Request, applied: &AppliedList<'_>, result: ServeResult) -> ServeResult {
+    match result {
+        Ok(mut m) => {
+            if m.rcode != Rcode::DROP {
+                applied.apply(&mut m);
+            }
+            Ok(m)
+        }
+        // CoreDNS writes the SERVFAIL of a failed chain through its response rules, so an
+        // rcode rule can turn it into something else.
+        Err(e) => {
+            let rcode = applied.error_rcode(e.rcode());
+            if rcode == e.rcode() {
+                Err(e)
+            } else {
+                Ok(req.reply_rcode(rcode))
+            }
+        }
+    }
+}
 
 /// The `rewrite` handler of one server block: all its rules, in Corefile order.
 pub struct Rewrite {
@@ -64,28 +88,30 @@ impl Plugin for Rewrite {
             return next.run(req);
         }
         let saved = draft.dirty.then(|| draft.install(&mut req));
-        next.run(req).map(move |req, result| {
+        let served = next.run(req);
+        if applied.has_cname() {
+            // Following a rewritten CNAME target means asking the server: wait for it.
+            return Served::Pending(Box::pin(async move {
+                let (mut req, result) = served.finish().await;
+                if let Some(saved) = saved {
+                    saved.restore(&mut req);
+                }
+                let mut result = result;
+                if let Ok(m) = &mut result {
+                    let rules = applied.cname_rules();
+                    if m.rcode != Rcode::DROP && cname::wanted(&rules, m) {
+                        cname::apply(&req, &rules, m).await;
+                    }
+                }
+                let result = respond(&mut req, &applied, result);
+                (req, result)
+            }));
+        }
+        served.map(move |req, result| {
             if let Some(saved) = saved {
                 saved.restore(req);
             }
-            match result {
-                Ok(mut m) => {
-                    if m.rcode != cairn_core::wire::Rcode::DROP {
-                        applied.apply(&mut m);
-                    }
-                    Ok(m)
-                }
-                // CoreDNS writes the SERVFAIL of a failed chain through its response rules,
-                // so an rcode rule can turn it into something else.
-                Err(e) => {
-                    let rcode = applied.error_rcode(e.rcode());
-                    if rcode == e.rcode() {
-                        Err(e)
-                    } else {
-                        Ok(req.reply_rcode(rcode))
-                    }
-                }
-            }
+            respond(req, &applied, result)
         })
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use cairn_core::wire::{Edns, Message, Name, RData, RType, Rcode, Record};
 use regex::Regex;
 
+use super::cname::CnameRule;
 use super::rule::ResponseTarget;
 use super::text::{expand_groups, TextBuf};
 
@@ -64,6 +65,8 @@ pub enum Applied<'r> {
     EdnsRemove { code: u16 },
     /// The EDNS option `code` this query overwrote gets its old data back in the response.
     EdnsRestore { code: u16, data: Box<[u8]> },
+    /// A `cname` rule, with the query type to look the new target up with.
+    Cname { rule: &'r CnameRule, qtype: RType },
 }
 
 /// How many response rules a query keeps without touching the heap.
@@ -127,6 +130,24 @@ impl<'r> AppliedList<'r> {
                 _ => {}
             }
         }
+    }
+
+    /// The `cname` rules left, in the order they were left.
+    pub fn cname_rules(&self) -> Vec<(&'r CnameRule, RType)> {
+        let mut out: Vec<_> = self
+            .reversed()
+            .filter_map(|a| match a {
+                Applied::Cname { rule, qtype } => Some((*rule, *qtype)),
+                _ => None,
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// True when a `cname` rule was left.
+    pub fn has_cname(&self) -> bool {
+        self.reversed().any(|a| matches!(a, Applied::Cname { .. }))
     }
 
     /// The response code a chain error (SERVFAIL) becomes under the rcode rules.

@@ -9,6 +9,7 @@ use cairn_core::wire::{Name, RType, Rcode};
 use cairn_core::Request;
 use regex::Regex;
 
+use super::cname::CnameRule;
 use super::edns::{Draft, Edns0Rule};
 use super::response::{Applied, AppliedList, StringRewriter};
 use super::text::{expand_groups, replace_all, TextBuf};
@@ -50,6 +51,7 @@ pub enum Kind {
         from: Rcode,
         to: Rcode,
     },
+    Cname(CnameRule),
 }
 
 /// How a question name is matched by `ttl` and `rcode` rules.
@@ -165,6 +167,13 @@ impl Rule {
                 applied.push(Applied::Ttl {
                     min: *min,
                     max: *max,
+                });
+                Outcome::Done
+            }
+            Kind::Cname(rule) => {
+                applied.push(Applied::Cname {
+                    rule,
+                    qtype: draft.qtype,
                 });
                 Outcome::Done
             }

@@ -13,6 +13,7 @@ use cairn_core::{SetupCtx, SetupError};
 use cairn_corefile::Token;
 use regex::Regex;
 
+use super::cname::CnameRule;
 use super::edns::{parse_go_uint, Action, Edns0Rule, LocalData, Variable};
 use super::response::StringRewriter;
 use super::rule::{Kind, Mode, NameMatch, NameRewrite, NameRule, ResponseTarget, Rule};
@@ -120,13 +121,7 @@ pub fn new_rule(args: &[&str]) -> Result<Rule> {
         "edns0" => Kind::Edns0(edns0_rule(rest).map_err(at)?),
         "ttl" => ttl_rule(rest).map_err(at)?,
         "rcode" => rcode_rule(rest).map_err(at)?,
-        "cname" => {
-            return Err((
-                start - 1,
-                "cname rules (rewriting CNAME targets in responses) are not supported by Cairn"
-                    .into(),
-            ))
-        }
+        "cname" => Kind::Cname(cname_rule(rest).map_err(at)?),
         _ => return Err((0, format!("invalid rule type {}", quote(first)))),
     };
     Ok(Rule { mode, kind })
@@ -442,6 +437,48 @@ fn rcode_rule(args: &[&str]) -> Result<Kind> {
         NameMatch::Exact(normalize(args[0]))
     };
     Ok(Kind::Rcode { on, from, to })
+}
+
+/// `cname [TYPE] FROM TO`: names are lower-cased; only exact ones get a final dot.
+fn cname_rule(args: &[&str]) -> Result<CnameRule> {
+    let (kind, from, to) = match args {
+        [kind, from, to] => (
+            kind.to_ascii_lowercase(),
+            from.to_ascii_lowercase(),
+            to.to_ascii_lowercase(),
+        ),
+        [from, to] => (
+            "exact".to_string(),
+            from.to_ascii_lowercase(),
+            to.to_ascii_lowercase(),
+        ),
+        _ => {
+            return Err((
+                0,
+                format!("too few ({}) arguments for a cname rule", args.len()),
+            ))
+        }
+    };
+    Ok(match kind.as_str() {
+        "exact" => CnameRule::Exact {
+            from: normalize(&from),
+            to: normalize(&to),
+        },
+        "prefix" => CnameRule::Prefix { from, to },
+        "suffix" => CnameRule::Suffix { from, to },
+        "substring" => CnameRule::Substring { from, to },
+        "regex" => {
+            let pattern = compile(&from, " in a cname rule").map_err(|e| {
+                if e.is_empty() {
+                    (1, format!("invalid cname rewrite regex pattern: {from}"))
+                } else {
+                    (1, e)
+                }
+            })?;
+            CnameRule::Regex { pattern, to }
+        }
+        other => return Err((0, format!("unknown cname rewrite type: {other}"))),
+    })
 }
 
 /// Go's error text for a number that does not parse.

@@ -200,6 +200,7 @@ fn kind_name(words: &str) -> Result<&'static str, String> {
         Kind::Edns0(super::edns::Edns0Rule::Subnet { .. }) => "subnet",
         Kind::Ttl { .. } => "ttl",
         Kind::Rcode { .. } => "rcode",
+        Kind::Cname(_) => "cname",
     })
 }
 
@@ -339,7 +340,8 @@ fn new_rule_table() {
         ("rcode a.rocks badsig noerror", "rcode"),
         ("answer name a b", ""),
         ("stop answer name a b", ""),
-        ("cname exact a. b.", ""),
+        ("cname exact a. b.", "cname"),
+        ("cname a. b.", "cname"),
     ];
     for (words, want) in cases {
         match (kind_name(words), *want) {
@@ -1521,7 +1523,11 @@ fn setup_reads_lines_and_blocks() {
             "invalid IPv4 bit mask length 33",
         ),
         ("rewrite fleeb a b", 2, "invalid rule type \"fleeb\""),
-        ("rewrite cname exact a. b.", 2, "not supported"),
+        (
+            "rewrite cname fuzzy a. b.",
+            2,
+            "unknown cname rewrite type: fuzzy",
+        ),
     ];
     for (body, line, want) in bad {
         let corefile = format!(". {{\n {body}\n}}");
@@ -1583,4 +1589,176 @@ fn odd_names_never_panic() {
         let (req, _) = run(&c, Box::new(r));
         assert_eq!(req.raw, raw, "{name}");
     }
+}
+
+/// One row of [`Upstream`]: (name, type) -> (answer, truncated).
+type UpstreamRow = ((&'static str, RType), (Vec<Record>, bool));
+
+/// Answers lookups through the server from a table.
+struct Upstream {
+    table: Vec<UpstreamRow>,
+}
+
+impl cairn_core::resolve::Resolve for Upstream {
+    fn resolve(self: Arc<Self>, mut req: Box<Request>) -> cairn_core::plugin::ServeFuture<'static> {
+        Box::pin(async move {
+            req.parse().expect("lookup parses");
+            let name = req.info.qname.to_string();
+            let mut m = req.reply();
+            for ((n, t), (answer, tc)) in &self.table {
+                if *n == name && (*t == req.qtype() || *t == RType::ANY) {
+                    m.answer = answer.clone();
+                    m.flags.tc = *tc;
+                }
+            }
+            (req, Ok(m))
+        })
+    }
+}
+
+#[test]
+fn cname_targets_are_rewritten_and_followed() {
+    // CoreDNS TestCNameTargetRewrite, the upstream answering through the server.
+    let up = Arc::new(Upstream {
+        table: vec![
+            (("xyz.example.com.", RType::A), (rrs("xyz.example.com. 3600 IN A 3.4.5.6"), false)),
+            (("xyz.example.com.", RType::AAAA), (rrs("xyz.example.com. 3600 IN AAAA 3a01:7e00::f03c:91ff:fe79:234c"), false)),
+            (("bard.google.com.cdn.cloudflare.net.", RType::ANY), (rrs("bard.google.com.cdn.cloudflare.net. 1800 IN A 9.7.2.1"), false)),
+            (("www.hosting.xyz.", RType::ANY), (rrs("www.hosting.xyz. 500 IN A 20.30.40.50"), false)),
+            (("abcd.zzzz.www.pqrst.", RType::ANY), (rrs("abcd.zzzz.www.pqrst. 120 IN A 101.20.5.1\nabcd.zzzz.www.pqrst. 120 IN A 101.20.5.2"), false)),
+            (("orders.webapp.eu.org.", RType::ANY), (rrs("orders.webapp.eu.org. 120 IN A 20.0.0.9"), false)),
+            (("music.truncated.spotify.com.", RType::ANY), (rrs("music.truncated.spotify.com. 120 IN A 10.1.0.9"), true)),
+            (("intermediate-2.staging.", RType::ANY), (rrs("intermediate-2.staging. 200 IN CNAME final.staging.net.\nfinal.staging.net. 120 IN A 5.6.7.8"), false)),
+        ],
+    });
+    let resolver: Arc<dyn cairn_core::resolve::Resolve> = up.clone();
+    let server = Arc::new(cairn_core::request::ServerInfo::new("dns://:53"));
+    server.resolver.bind(Arc::downgrade(&resolver));
+    let rules = [
+        "continue cname exact def.example.com xyz.example.com",
+        "continue cname prefix chat.openai.com bard.google.com",
+        "continue cname suffix uvw. xyz.",
+        "continue cname substring efgh zzzz.www",
+        "continue cname regex (.*)\\.web\\.(.*)\\.site\\. {1}.webapp.{2}.org.",
+        "continue cname exact music.truncated.spotify.com. music.truncated.spotify.com.",
+        "continue cname suffix prod. staging.",
+    ];
+    let cases: &[(&str, RType, &str, &str, bool)] = &[
+        (
+            "abc.example.com.",
+            RType::A,
+            "abc.example.com. 5 IN CNAME def.example.com.\ndef.example.com. 5 IN A 1.2.3.4",
+            "abc.example.com. 5 IN CNAME xyz.example.com.\nxyz.example.com. 3600 IN A 3.4.5.6",
+            false,
+        ),
+        (
+            "abc.example.com.",
+            RType::AAAA,
+            "abc.example.com. 5 IN CNAME def.example.com.\ndef.example.com. 5 IN AAAA 2a01:7e00::f03c:91ff:fe79:234c",
+            "abc.example.com. 5 IN CNAME xyz.example.com.\nxyz.example.com. 3600 IN AAAA 3a01:7e00::f03c:91ff:fe79:234c",
+            false,
+        ),
+        (
+            "chat.openai.com.",
+            RType::A,
+            "chat.openai.com. 20 IN CNAME chat.openai.com.cdn.cloudflare.net.\nchat.openai.com.cdn.cloudflare.net. 30 IN A 23.2.1.2\nchat.openai.com.cdn.cloudflare.net. 30 IN A 24.6.0.8",
+            "chat.openai.com. 20 IN CNAME bard.google.com.cdn.cloudflare.net.\nbard.google.com.cdn.cloudflare.net. 1800 IN A 9.7.2.1",
+            false,
+        ),
+        (
+            "coredns.io.",
+            RType::A,
+            "coredns.io. 100 IN CNAME www.hosting.uvw.\nwww.hosting.uvw. 200 IN A 7.2.3.4",
+            "coredns.io. 100 IN CNAME www.hosting.xyz.\nwww.hosting.xyz. 500 IN A 20.30.40.50",
+            false,
+        ),
+        (
+            "core.dns.rocks.",
+            RType::A,
+            "core.dns.rocks. 200 IN CNAME abcd.efgh.pqrst.\nabcd.efgh.pqrst. 100 IN A 200.30.45.67",
+            "core.dns.rocks. 200 IN CNAME abcd.zzzz.www.pqrst.\nabcd.zzzz.www.pqrst. 120 IN A 101.20.5.1\nabcd.zzzz.www.pqrst. 120 IN A 101.20.5.2",
+            false,
+        ),
+        (
+            "order.service.eu.",
+            RType::A,
+            "order.service.eu. 200 IN CNAME orders.web.eu.site.\norders.web.eu.site. 50 IN A 10.10.15.1",
+            "order.service.eu. 200 IN CNAME orders.webapp.eu.org.\norders.webapp.eu.org. 120 IN A 20.0.0.9",
+            false,
+        ),
+        (
+            "music.spotify.com.",
+            RType::A,
+            "music.spotify.com. 200 IN CNAME music.truncated.spotify.com.",
+            "music.spotify.com. 200 IN CNAME music.truncated.spotify.com.\nmusic.truncated.spotify.com. 120 IN A 10.1.0.9",
+            true,
+        ),
+        (
+            "cname-chain.org.",
+            RType::A,
+            "cname-chain.org. 200 IN CNAME intermediate-1.com.\nintermediate-1.com. 200 IN CNAME intermediate-2.prod.\nintermediate-2.prod. 200 IN CNAME final.prod.net.\nfinal.prod.net. 120 IN A 1.2.3.4",
+            "cname-chain.org. 200 IN CNAME intermediate-1.com.\nintermediate-1.com. 200 IN CNAME intermediate-2.staging.\nintermediate-2.staging. 200 IN CNAME final.staging.net.\nfinal.staging.net. 120 IN A 5.6.7.8",
+            false,
+        ),
+        // No CNAME matches: untouched.
+        (
+            "plain.example.",
+            RType::A,
+            "plain.example. 5 IN CNAME other.example.\nother.example. 5 IN A 1.1.1.1",
+            "plain.example. 5 IN CNAME other.example.\nother.example. 5 IN A 1.1.1.1",
+            false,
+        ),
+    ];
+    for (name, qtype, answer, want, tc) in cases {
+        let c = chain(&rules, Echo::with(rrs(answer), Vec::new()));
+        let mut r = Request::empty(server.clone());
+        r.raw = query_bytes(name, *qtype, CLASS_IN, Some(1232));
+        r.client = "10.240.0.1:40212".parse().unwrap();
+        r.parse().unwrap();
+        let (_, result) = run(&c, Box::new(r));
+        let m = result.unwrap();
+        assert_eq!(m.answer, rrs(want), "{name} {qtype}");
+        assert_eq!(m.flags.tc, *tc, "{name} {qtype}");
+    }
+    // Without a server to ask (and on lookup errors) the answer stays as it was.
+    let c = chain(
+        &["cname exact bad.target. good.target."],
+        Echo::with(rrs("bad.test. 60 IN CNAME bad.target."), Vec::new()),
+    );
+    let (_, result) = ask(&c, "bad.test.", RType::A);
+    assert_eq!(
+        result.unwrap().answer,
+        rrs("bad.test. 60 IN CNAME bad.target.")
+    );
+    drop(up);
+}
+
+#[test]
+fn cname_rule_parsing() {
+    // CoreDNS TestNewCNAMERuleNormalization and the large-regex limit.
+    match rule("cname exact newyork.foo.com vpce-123.amazonaws.com")
+        .unwrap()
+        .kind
+    {
+        Kind::Cname(super::cname::CnameRule::Exact { from, to }) => {
+            assert_eq!(
+                (from.as_str(), to.as_str()),
+                ("newyork.foo.com.", "vpce-123.amazonaws.com.")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match rule("cname Prefix Chat.OpenAI.com bard").unwrap().kind {
+        Kind::Cname(super::cname::CnameRule::Prefix { from, to }) => {
+            assert_eq!((from.as_str(), to.as_str()), ("chat.openai.com", "bard"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(rule("cname a").is_err());
+    assert!(rule("cname fuzzy a b")
+        .unwrap_err()
+        .contains("unknown cname rewrite type"));
+    let long = format!("cname regex {} b", "a".repeat(10001));
+    assert!(rule(&long).unwrap_err().contains("too long"));
+    assert!(rule("cname regex ( b").is_err());
 }
