@@ -221,8 +221,10 @@ RSS_AFTER_MB=$(awk -v kb="$(rss_kb "${PID[cairn]}")" 'BEGIN { printf "%.1f", kb 
 stop_all
 
 # ---------------------------------------------------------------- 4. report
-median_us() { # server: median us/query over its ok (else noisy) runs
-    awk -F'\t' -v s="$1" '$1 == s && ($4 == "ok" || $4 == "noisy") { print $9 }' "$RESULTS" |
+median_us() { # server: median us/query over its ok runs (over the noisy ones if none is ok)
+    local status=ok
+    awk -F'\t' -v s="$1" '$1 == s && $4 == "ok" { found = 1 } END { exit !found }' "$RESULTS" || status=noisy
+    awk -F'\t' -v s="$1" -v st="$status" '$1 == s && $4 == st { print $9 }' "$RESULTS" |
         sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
 {
