@@ -338,3 +338,51 @@ fn cache_hit_path_does_not_allocate() {
         m.count, m.queries, m.bytes
     );
 }
+
+/// A zone with four addresses on one name, for `loadbalance`.
+const MULTI_A_ZONE: &str = "$ORIGIN example.com.
+$TTL 300
+@       IN SOA ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
+@       IN NS  ns1.example.com.
+ns1     IN A   192.0.2.1
+www     IN A   192.0.2.10
+www     IN A   192.0.2.11
+www     IN A   192.0.2.12
+www     IN A   192.0.2.13
+";
+
+#[test]
+fn loadbalance_path_does_not_allocate() {
+    let m = measure(
+        "example.com {\n    loadbalance\n    file db.example.com\n}\n",
+        &[("db.example.com", MULTI_A_ZONE)],
+        "www.example.com.",
+        1,
+        // NOERROR with the four addresses, in whatever order.
+        |r| noerror(r) && u16::from_be_bytes([r[6], r[7]]) == 4,
+    );
+    assert_eq!(
+        m.count, 0,
+        "{} heap allocations on server threads in {} loadbalanced answers ({} bytes); \
+         rerun with CAIRN_ALLOC_TRACE=5 -- --nocapture to see where",
+        m.count, m.queries, m.bytes
+    );
+}
+
+#[test]
+fn rewrite_path_does_not_allocate() {
+    // The query for `alias` is answered from `www` and the answer renamed back.
+    let m = measure(
+        "example.com {\n    rewrite name exact alias.example.com. www.example.com. answer auto\n    file db.example.com\n}\n",
+        &[("db.example.com", ZONE)],
+        "alias.example.com.",
+        1,
+        one_answer,
+    );
+    assert_eq!(
+        m.count, 0,
+        "{} heap allocations on server threads in {} rewritten queries ({} bytes); \
+         rerun with CAIRN_ALLOC_TRACE=5 -- --nocapture to see where",
+        m.count, m.queries, m.bytes
+    );
+}
