@@ -5,83 +5,9 @@
 //! section 6). `CAIRN_ALLOC_TRACE=N cargo test --test kubernetes_alloc -- --nocapture`
 //! prints where the first N counted allocations come from.
 
-// A global allocator needs `unsafe impl GlobalAlloc`; it only forwards to `System`.
-#![allow(unsafe_code)]
+mod alloc_harness;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
-
-struct Counting;
-
-static MEASURING: AtomicBool = AtomicBool::new(false);
-static COUNT: AtomicUsize = AtomicUsize::new(0);
-static TRACE_LEFT: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SERVER_THREAD: Cell<bool> = const { Cell::new(false) };
-    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if !MEASURING.load(Ordering::Relaxed)
-        || IN_TRACE.try_with(Cell::get).unwrap_or(true)
-        || !SERVER_THREAD.try_with(Cell::get).unwrap_or(false)
-    {
-        return;
-    }
-    COUNT.fetch_add(1, Ordering::Relaxed);
-    if TRACE_LEFT
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        let _ = IN_TRACE.try_with(|t| {
-            t.set(true);
-            eprintln!(
-                "=== allocation on a server thread:\n{}",
-                std::backtrace::Backtrace::force_capture()
-            );
-            t.set(false);
-        });
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; counting
-// touches only atomics and const-initialised thread-locals.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-const WARMUP: usize = 1_000;
-const MEASURED: usize = 500;
-/// Measurement windows of [`MEASURED`] queries; the smallest count is reported.
-const WINDOWS: usize = 8;
+use alloc_harness::*;
 
 const CLUSTER: &str = include_str!("fixtures/kubernetes/handler.yaml");
 const COREFILE: &str = "cluster.local in-addr.arpa {
@@ -92,124 +18,14 @@ const COREFILE: &str = "cluster.local in-addr.arpa {
 }
 ";
 
-/// A query in wire form (RD set, EDNS 1232), built by hand.
-fn query_wire(name: &str, qtype: u16) -> Vec<u8> {
-    let mut p = vec![0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-    for label in name.trim_end_matches('.').split('.') {
-        p.push(label.len() as u8);
-        p.extend_from_slice(label.as_bytes());
-    }
-    p.push(0);
-    p.extend_from_slice(&qtype.to_be_bytes());
-    p.extend_from_slice(&1u16.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0]);
-    p
-}
-
-fn count16(r: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([r[at], r[at + 1]])
-}
-
-/// Serves `qname`/`qtype` repeatedly and returns the allocations counted on server threads
-/// during the measured queries; every reply must satisfy `check`.
-fn measure(qname: &str, qtype: u16, check: fn(&[u8]) -> bool) -> usize {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(n) = std::env::var("CAIRN_ALLOC_TRACE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        TRACE_LEFT.store(n, Ordering::Relaxed);
-    }
-    let dir = std::env::temp_dir().join(format!(
-        "cairn-k8s-alloc-{}-{}-{qtype}",
-        std::process::id(),
-        qname.trim_end_matches('.')
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("cluster.yaml"), CLUSTER).expect("manifest");
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(|| SERVER_THREAD.with(|c| c.set(true)))
-        .build()
-        .expect("runtime");
-    let names = cairn_plugins::registry::directive_names();
-    let corefile = cairn_corefile::parse(
-        "Corefile",
-        COREFILE,
-        &cairn_corefile::ParseOptions::new(&names),
-    )
-    .expect("Corefile parses");
-    let opts = cairn_server::Options {
-        dns_port: 0,
-        table: cairn_plugins::registry::table(),
-        config_dir: dir.clone(),
-    };
-    let server = rt
-        .block_on(cairn_server::Server::start(&corefile, opts))
-        .unwrap_or_else(|e| panic!("server did not start: {e}"));
-    let port = server.dns_addrs().first().expect("a listener").port();
-
-    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("client socket");
-    sock.connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    let mut packet = query_wire(qname, qtype);
-    let mut buf = vec![0u8; 65535];
-    let mut run = |n: usize, first_id: u16| {
-        for i in 0..n {
-            let id = first_id.wrapping_add(i as u16);
-            packet[..2].copy_from_slice(&id.to_be_bytes());
-            sock.send(&packet).expect("send");
-            loop {
-                let len = sock.recv(&mut buf).expect("a reply within 2 s");
-                if len >= 12 && buf[..2] == id.to_be_bytes() {
-                    assert!(check(&buf[..len]), "unexpected reply: {:02x?}", &buf[..len]);
-                    break;
-                }
-            }
-        }
-    };
-    run(WARMUP, 0);
-    // The manifest source re-reads its file's metadata every second on a runtime thread; a
-    // measurement window that spans such a poll counts its allocations. Those come at most
-    // once per poll, while an allocation on the answer path comes with every query, so the
-    // smallest count of several short windows is the answer path's.
-    let mut count = usize::MAX;
-    for window in 0..WINDOWS as u16 {
-        COUNT.store(0, Ordering::SeqCst);
-        MEASURING.store(true, Ordering::SeqCst);
-        run(
-            MEASURED,
-            20_000u16.wrapping_add(window.wrapping_mul(MEASURED as u16)),
-        );
-        MEASURING.store(false, Ordering::SeqCst);
-        count = count.min(COUNT.load(Ordering::SeqCst));
-        if count == 0 {
-            break;
-        }
-    }
-    rt.block_on(server.shutdown());
-    drop(rt);
-    let _ = std::fs::remove_dir_all(&dir);
-    println!("{qname} type {qtype}: {count} allocations in {MEASURED} queries");
-    count
-}
-
-fn rcode(r: &[u8]) -> u8 {
-    r[3] & 0x0F
-}
-
-fn aa(r: &[u8]) -> bool {
-    r[2] & 0x04 != 0
+/// The quietest window's allocation count for `qname`/`qtype` served from the fixture.
+fn measure_cluster(qname: &str, qtype: u16, check: fn(&[u8]) -> bool) -> usize {
+    measure(COREFILE, &[("cluster.yaml", CLUSTER)], qname, qtype, check).count
 }
 
 #[test]
 fn cluster_ip_a_does_not_allocate() {
-    let n = measure("svc1.testns.svc.cluster.local.", 1, |r| {
+    let n = measure_cluster("svc1.testns.svc.cluster.local.", 1, |r| {
         rcode(r) == 0 && aa(r) && count16(r, 6) == 1
     });
     assert_eq!(
@@ -221,7 +37,7 @@ fn cluster_ip_a_does_not_allocate() {
 #[test]
 fn headless_srv_does_not_allocate() {
     // 5 SRV records, 6 addresses + OPT in additional.
-    let n = measure("_http._tcp.hdls1.testns.svc.cluster.local.", 33, |r| {
+    let n = measure_cluster("_http._tcp.hdls1.testns.svc.cluster.local.", 33, |r| {
         rcode(r) == 0 && count16(r, 6) == 5 && count16(r, 10) == 7
     });
     assert_eq!(
@@ -232,7 +48,7 @@ fn headless_srv_does_not_allocate() {
 
 #[test]
 fn ptr_does_not_allocate() {
-    let n = measure("2.0.0.172.in-addr.arpa.", 12, |r| {
+    let n = measure_cluster("2.0.0.172.in-addr.arpa.", 12, |r| {
         rcode(r) == 0 && count16(r, 6) == 1
     });
     assert_eq!(
@@ -243,7 +59,7 @@ fn ptr_does_not_allocate() {
 
 #[test]
 fn nxdomain_with_soa_does_not_allocate() {
-    let n = measure("svc0.testns.svc.cluster.local.", 1, |r| {
+    let n = measure_cluster("svc0.testns.svc.cluster.local.", 1, |r| {
         rcode(r) == 3 && aa(r) && count16(r, 8) == 1
     });
     assert_eq!(
@@ -257,11 +73,11 @@ fn nxdomain_with_soa_does_not_allocate() {
 /// allocation-free rather than unmeasured.
 #[test]
 fn counter_sees_the_mixed_case_soa() {
-    let n = measure("svc0.testns.svc.Cluster.Local.", 1, |r| {
+    let n = measure_cluster("svc0.testns.svc.Cluster.Local.", 1, |r| {
         rcode(r) == 3 && count16(r, 8) == 1
     });
     assert!(
-        n >= MEASURED,
+        n >= PER_WINDOW,
         "at least one SOA per mixed-case negative answer: {n}"
     );
 }
