@@ -46,14 +46,6 @@ fn a_of(srv: &Server, name: &str) -> Result<Vec<Ipv4Addr>, ResponseCode> {
     }
 }
 
-fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn answers_follow_the_api_through_changes_outages_and_relists() {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -647,6 +647,18 @@ pub fn config_validates_with(corefile: &str, files: &[(&str, &str)]) -> bool {
     status.is_some_and(|s| s.success())
 }
 
+/// Polls `check` every 20 ms until it holds; fails the test with `what` after `within`.
+pub fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `GET path` over plain HTTP/1.1 from 127.0.0.1:`port`; returns (status code, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to HTTP port");
