@@ -19,6 +19,7 @@ pub mod hosts;
 pub mod k8s_external;
 pub mod kubernetes;
 pub mod log;
+pub mod r#loop;
 pub mod minimal;
 pub mod prometheus;
 pub mod ready;
