@@ -20,6 +20,7 @@ pub mod k8s_external;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod log;
+pub mod r#loop;
 pub mod minimal;
 pub mod prometheus;
 pub mod ready;

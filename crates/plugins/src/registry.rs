@@ -83,7 +83,7 @@ pub static PLUGINS: &[Entry] = &[
     not_yet("auto"),
     not_yet("secondary"),
     not_yet("etcd"),
-    not_yet("loop"),
+    has("loop", crate::r#loop::setup, true),
     has("forward", crate::forward::setup, false),
     not_yet("grpc"),
     not_yet("erratic"),
