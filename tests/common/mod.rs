@@ -682,3 +682,35 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Waiting, logs and metrics
+// ---------------------------------------------------------------------------------------------
+
+/// Polls `check` every 20 ms until it holds; panics naming `what` after `within`.
+pub fn poll_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Server {
+    /// How many lines the server wrote to standard output so far contain `needle`, compared
+    /// without regard to ASCII case (with `log`, one line per answered query: a way to count
+    /// what reached an upstream).
+    pub fn stdout_lines_with(&self, needle: &str) -> usize {
+        let needle = needle.to_ascii_lowercase();
+        self.stdout()
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains(&needle))
+            .count()
+    }
+}
+
+/// The value of the sample `series` (name and labels exactly as exposed) in exposition text.
+pub fn metric_sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
