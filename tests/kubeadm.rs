@@ -71,7 +71,7 @@ const CACHE_PLAIN: &str = "    cache 30\n";
 /// Directives of the kubeadm Corefile that other engineers are still writing. Until the
 /// binary implements them, their lines are left out (and the test says so on stderr); once
 /// they validate, the Corefile runs verbatim. Any other refused directive fails the test.
-const IN_PROGRESS: &[&str] = &["loop", "loadbalance"];
+const IN_PROGRESS: &[&str] = &["loop"];
 
 const CLUSTER: &str = include_str!("fixtures/kubeadm/cluster.yaml");
 
@@ -478,6 +478,19 @@ fn cluster_names_answer(front: &Front) {
     }
 }
 
+/// `loadbalance` shuffles address records in every reply, cached ones included: a headless
+/// Service's two addresses come in both orders.
+fn addresses_rotate(front: &Front) {
+    let mut orders = std::collections::HashSet::new();
+    for i in 0..40 {
+        let r = front.ask(i % 2 == 1, "db.default.svc.cluster.local.", RecordType::A);
+        let ips: Vec<String> = r.answers.iter().map(|a| a.data.to_string()).collect();
+        assert_eq!(ips.len(), 2, "{r}");
+        orders.insert(ips);
+    }
+    assert_eq!(orders.len(), 2, "always the same order: {orders:?}");
+}
+
 /// Names outside the cluster go to the resolv.conf upstream; an address outside the cluster
 /// falls through `kubernetes` (`fallthrough in-addr.arpa`) to it too. The first answer
 /// already carries the cache's TTL (300 capped to 30).
@@ -586,7 +599,14 @@ fn probes_and_metrics(front: &Front, upstream: &Upstream) {
         );
     }
     let server = format!("dns://:{port}");
-    let mut enabled = vec!["prometheus", "errors", "cache", "kubernetes", "forward"];
+    let mut enabled = vec![
+        "prometheus",
+        "errors",
+        "loadbalance",
+        "cache",
+        "kubernetes",
+        "forward",
+    ];
     for name in IN_PROGRESS {
         if !front.skipped.iter().any(|s| s == name) {
             enabled.push(name);
@@ -648,6 +668,7 @@ fn the_kubeadm_corefile_serves_a_cluster_and_forwards_the_rest() {
     let front = Front::start(CacheForm::DisableCluster, &upstream, &cluster);
 
     cluster_names_answer(&front);
+    addresses_rotate(&front);
     external_names_go_through_forward(&front, &upstream);
     external_answers_are_cached(&front, &upstream);
 
@@ -718,6 +739,7 @@ fn the_older_plain_cache_30_form_caches_cluster_answers_until_they_change() {
         assert!(r.authorities[0].ttl < 30, "{r}");
     }
     assert_eq!(front.cache_hits() - hits, 4.0);
+    addresses_rotate(&front);
 
     probes_and_metrics(&front, &upstream);
 
