@@ -171,3 +171,28 @@ EOF
         done
     } >"$dir/knot.conf"
 }
+
+# One pass through a query file (every query sent once), for warming caches; dnsperf's report
+# on stdout. Fewer queries in flight than a measured run, so that a cold server forwarding
+# to an upstream loses none.
+dnsperf_pass() { # port queryfile [outstanding]
+    taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$1" -d "$2" -n 1 \
+        -c "$DNSPERF_CLIENTS" -T "$DNSPERF_THREADS" -q "${3:-32}" -t 2 2>&1
+}
+
+# Installs Debian packages that provide the given commands (command=package pairs) when the
+# command is missing; prints the packages it installed.
+install_commands() { # command=package...
+    local need=() pair
+    for pair in "$@"; do
+        command -v "${pair%%=*}" >/dev/null 2>&1 && continue
+        [[ " ${need[*]} " == *" ${pair#*=} "* ]] || need+=("${pair#*=}")
+    done
+    ((${#need[@]})) || return 0
+    local sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    log "installing: ${need[*]}"
+    "${sudo[@]}" apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    echo "${need[*]}"
+}
