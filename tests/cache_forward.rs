@@ -134,7 +134,7 @@ fn serve_stale_immediate_answers_from_the_cache_when_every_upstream_is_down() {
         seen(&up, "www.example.org.") == 2
     });
     let r = front.ask(true, "www.example.org.");
-    assert_eq!(r.answers[0].ttl, 2, "refreshed: {r}");
+    assert!((1..=2).contains(&r.answers[0].ttl), "refreshed: {r}");
     let refreshed = Instant::now();
     let stale_before = front.cache_metric("served_stale_total", None);
     assert_eq!(stale_before, 1.0);
