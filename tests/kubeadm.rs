@@ -7,7 +7,8 @@
 //!
 //! What a cluster sees: Service, headless SRV, pod and PTR answers; an unknown reverse name
 //! falling through to `forward`; external names through `forward`; `/health`, `/ready` and
-//! the metric names on the metrics port; and the cache: external answers are kept (the
+//! the metric names on the metrics port; `loadbalance` rotating addresses; `loop` probing
+//! through `forward` without finding a loop; and the cache: external answers are kept (the
 //! upstream sees a name once, the TTL counts down), cluster answers are not (`disable success
 //! cluster.local`, `disable denial cluster.local`), and a Service change shows at once. The
 //! same with the older plain `cache 30` form, where cluster answers are kept too and still
@@ -67,11 +68,6 @@ const CACHE_DISABLE_CLUSTER: &str = "    cache 30 {
     }
 ";
 const CACHE_PLAIN: &str = "    cache 30\n";
-
-/// Directives of the kubeadm Corefile that other engineers are still writing. Until the
-/// binary implements them, their lines are left out (and the test says so on stderr); once
-/// they validate, the Corefile runs verbatim. Any other refused directive fails the test.
-const IN_PROGRESS: &[&str] = &["loop"];
 
 const CLUSTER: &str = include_str!("fixtures/kubeadm/cluster.yaml");
 
@@ -238,8 +234,6 @@ struct Front {
     health: u16,
     ready: u16,
     metrics: u16,
-    /// Directives left out because this build does not have them yet.
-    skipped: Vec<String>,
 }
 
 /// Replaces the one occurrence of `from` in `text`; panics if there is not exactly one (so
@@ -283,57 +277,16 @@ fn kubeadm_corefile(
     c
 }
 
-/// The directives `cairn -validate` refuses as not supported yet.
-fn unsupported_directives(corefile: &str) -> Vec<String> {
-    let dir = TempDir::new("kubeadm-validate");
-    let path = dir.write("Corefile", &fill(corefile, 53));
-    let p = path.to_string_lossy().into_owned();
-    let (status, _, err, _) = run_cairn(
-        &["-validate", "-conf", &p],
-        dir.path(),
-        None,
-        Duration::from_secs(20),
-    );
-    if status.is_some_and(|s| s.success()) {
-        return Vec::new();
-    }
-    let mut names: Vec<String> = err
-        .lines()
-        .filter(|l| l.contains("not supported by Cairn yet"))
-        .filter_map(|l| {
-            let rest = &l[l.find("plugin/")? + "plugin/".len()..];
-            Some(rest[..rest.find(':')?].to_owned())
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    assert!(
-        !names.is_empty() && names.iter().all(|n| IN_PROGRESS.contains(&n.as_str())),
-        "the kubeadm Corefile does not validate:\n{err}"
-    );
-    names
-}
-
 impl Front {
     fn start(form: CacheForm, upstream: &Upstream, cluster: &Cluster) -> Front {
         let ports = (free_port(), free_port(), free_port());
-        let full = kubeadm_corefile(form, &upstream.forward_to, &cluster.kubeconfig, ports);
-        let skipped = unsupported_directives(&full);
-        let mut corefile = full.clone();
-        for name in &skipped {
-            corefile = replace_once(&corefile, &format!("    {name}\n"), "");
-            eprintln!(
-                "kubeadm.rs: NOTE: `{name}` is not implemented in this build yet: its line of the \
-                 kubeadm Corefile is left out; everything else runs as written"
-            );
-        }
+        let corefile = kubeadm_corefile(form, &upstream.forward_to, &cluster.kubeconfig, ports);
         let srv = Server::start(&corefile);
         Front {
             srv,
             health: ports.0,
             ready: ports.1,
             metrics: ports.2,
-            skipped,
         }
     }
 
@@ -599,20 +552,15 @@ fn probes_and_metrics(front: &Front, upstream: &Upstream) {
         );
     }
     let server = format!("dns://:{port}");
-    let mut enabled = vec![
+    for name in [
         "prometheus",
         "errors",
         "loadbalance",
         "cache",
         "kubernetes",
+        "loop",
         "forward",
-    ];
-    for name in IN_PROGRESS {
-        if !front.skipped.iter().any(|s| s == name) {
-            enabled.push(name);
-        }
-    }
-    for name in enabled {
+    ] {
         let line = format!(
             "coredns_plugin_enabled{{server=\"{server}\",zone=\".\",view=\"\",name=\"{name}\"}} 1"
         );
@@ -630,6 +578,19 @@ fn probes_and_metrics(front: &Front, upstream: &Upstream) {
         a_udp
             .is_some_and(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(5.0)),
         "{a_udp:?}\n{body}"
+    );
+    // `loop` probed this listener with HINFO at startup; the probe went through `forward`
+    // and did not come back: no loop, nothing logged.
+    let loop_probe = body.lines().find(|l| {
+        l.starts_with("coredns_dns_requests_total{")
+            && l.contains(&format!("server=\"{server}\""))
+            && l.contains("type=\"other\"")
+    });
+    assert!(loop_probe.is_some(), "no HINFO probe counted:\n{body}");
+    assert!(
+        !front.srv.stdout().contains("plugin/loop"),
+        "{}",
+        front.srv.stdout()
     );
     let upstream_ok = format!(
         "coredns_proxy_request_duration_seconds_count{{proxy_name=\"forward\",to=\"{to}\",rcode=\"NOERROR\"}}"
