@@ -130,7 +130,7 @@ fn serve_stale_immediate_answers_from_the_cache_when_every_upstream_is_down() {
     let r = front.ask(false, "www.example.org.");
     assert_eq!(a_of(&r), [Ipv4Addr::new(192, 0, 2, 10)], "{r}");
     assert_eq!(r.answers[0].ttl, 7, "stale, with the RESPONSE_TTL: {r}");
-    poll_until("the background refresh", Duration::from_secs(2), || {
+    wait_for("the background refresh", Duration::from_secs(2), || {
         seen(&up, "www.example.org.") == 2
     });
     let r = front.ask(true, "www.example.org.");
@@ -244,7 +244,7 @@ fn prefetch_refreshes_a_popular_name_before_it_expires() {
     let r = front.ask(false, "popular.example.org.");
     assert_eq!(a_of(&r), [Ipv4Addr::new(192, 0, 2, 20)], "{r}");
     assert!(r.answers[0].ttl <= 3, "still the old entry: {r}");
-    poll_until(
+    wait_for(
         "the upstream sees the prefetch",
         Duration::from_secs(2),
         || seen(&up, "popular.example.org.") == 2,
@@ -306,7 +306,7 @@ fn failover_between_two_upstreams_through_the_cache() {
     let failures = format!(
         "coredns_proxy_healthcheck_failures_total{{proxy_name=\"forward\",to=\"127.0.0.1:{a_port}\"}}"
     );
-    poll_until(
+    wait_for(
         "health checks of the dead upstream fail",
         Duration::from_secs(5),
         || metric_sample(&front.metrics_body(), &failures).is_some_and(|v| v >= 3.0),
@@ -323,7 +323,7 @@ fn failover_between_two_upstreams_through_the_cache() {
     )
     .expect("restart the first upstream");
     back.wait_ready().expect("the first upstream answers again");
-    poll_until(
+    wait_for(
         "the first upstream answers again",
         Duration::from_secs(5),
         || a_of(&front.ask(false, "www.example.org.")) == [Ipv4Addr::new(192, 0, 2, 11)],

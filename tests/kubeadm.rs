@@ -653,7 +653,7 @@ fn the_kubeadm_corefile_serves_a_cluster_and_forwards_the_rest() {
     // address included (it now falls through to the upstream, which knows nothing of it).
     cluster.service("web", "10.96.0.51");
     cluster.service("api", "10.96.0.60");
-    poll_until("the changed and the new Service answer", AT_ONCE, || {
+    wait_for("the changed and the new Service answer", AT_ONCE, || {
         a_of(&front.ask(false, "web.default.svc.cluster.local.", RecordType::A))
             == [Ipv4Addr::new(10, 96, 0, 51)]
             && a_of(&front.ask(true, "api.default.svc.cluster.local.", RecordType::A))
@@ -708,7 +708,7 @@ fn the_older_plain_cache_30_form_caches_cluster_answers_until_they_change() {
     // once, not when their ~28 s left run out.
     cluster.service("web", "10.96.0.51");
     cluster.service("late", "10.96.0.70");
-    poll_until("the change shows through the cache", AT_ONCE, || {
+    wait_for("the change shows through the cache", AT_ONCE, || {
         a_of(&front.ask(false, "web.default.svc.cluster.local.", RecordType::A))
             == [Ipv4Addr::new(10, 96, 0, 51)]
             && a_of(&front.ask(true, "late.default.svc.cluster.local.", RecordType::A))

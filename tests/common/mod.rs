@@ -684,17 +684,8 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Waiting, logs and metrics
+// Logs and metrics (waiting: `wait_for` above)
 // ---------------------------------------------------------------------------------------------
-
-/// Polls `check` every 20 ms until it holds; panics naming `what` after `within`.
-pub fn poll_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 impl Server {
     /// How many lines the server wrote to standard output so far contain `needle`, compared
