@@ -56,7 +56,10 @@ impl Writer<'_> {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
 
-    /// Does the (possibly compressed) name written at message offset `at` equal `suffix`?
+    /// Does the (possibly compressed) name written at message offset `at` equal `suffix`,
+    /// byte for byte? Letter case counts: a pointer to a differently cased suffix would give
+    /// the name being written (say, the owner of an additional record) the case of an earlier
+    /// name, where CoreDNS's encoder keeps every name as it was built.
     fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
         let msg = &self.out[self.base..];
         let mut s = 0;
@@ -92,7 +95,7 @@ impl Writer<'_> {
             ) else {
                 return false;
             };
-            if !a.eq_ignore_ascii_case(b) {
+            if a != b {
                 return false;
             }
             at += 1 + len;

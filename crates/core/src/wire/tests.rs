@@ -93,6 +93,51 @@ fn encoded_reply_parses_in_hickory_with_compression() {
 }
 
 #[test]
+fn compression_keeps_the_letter_case_of_every_name() {
+    let question = Name::parse("WwW.Example.ORG.", None).unwrap();
+    let mut m = Message {
+        id: 8,
+        flags: Flags {
+            qr: true,
+            aa: true,
+            ..Flags::default()
+        },
+        ..Message::default()
+    };
+    let a = |owner: &str, last: u8| {
+        Record::new(
+            Name::parse(owner, None).unwrap(),
+            300,
+            RData::A(Ipv4Addr::new(10, 0, 0, last)),
+        )
+    };
+    m.answer.push(a("WwW.Example.ORG.", 1));
+    m.additional.push(a("www.example.org.", 2));
+    m.additional.push(a("mail.Example.ORG.", 3));
+    let q = QuestionRef {
+        name: question.wire(),
+        qtype: RType::A,
+        qclass: CLASS_IN,
+    };
+    let mut out = Vec::new();
+    encode(&m, Some(q), None, 512, &mut out);
+    let h = HMessage::from_vec(&out).unwrap();
+    let owners: Vec<String> = h
+        .answers
+        .iter()
+        .chain(&h.additionals)
+        .map(|r| r.name.to_ascii())
+        .collect();
+    assert_eq!(
+        owners,
+        ["WwW.Example.ORG.", "www.example.org.", "mail.Example.ORG."]
+    );
+    // Exactly equal suffixes are still compressed: header 12, question 17 + 4, answer
+    // 2 + 14, the lower-case owner in full 17 + 14, then `mail` and a pointer 5 + 2 + 14.
+    assert_eq!(out.len(), 12 + 21 + 16 + 31 + 21);
+}
+
+#[test]
 fn truncation_drops_records_and_sets_tc() {
     let owner = Name::parse("big.example.org.", None).unwrap();
     let mut m = Message::default();
