@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 const ZONE: &str = "$ORIGIN example.com.
@@ -19,23 +19,6 @@ www     300 IN A   192.0.2.2
 ";
 
 const CLUSTER: &str = include_str!("fixtures/kubernetes/handler.yaml");
-
-/// `name ttl TYPE rdata` lines of a section.
-fn section(records: &[hickory_proto::rr::Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
-        .collect()
-}
-
-fn ask(srv: &Server, tcp: bool, name: &str, rtype: RecordType) -> Message {
-    let q = query(name, rtype);
-    if tcp {
-        srv.query_tcp(&q)
-    } else {
-        srv.query_udp(&q)
-    }
-}
 
 /// Sleeps past the next whole second of the cache's clock.
 fn a_second_passes() {
@@ -49,7 +32,7 @@ fn repeated_queries_count_the_ttl_down_over_udp_and_tcp() {
 
     let r = ask(&srv, false, "www.example.com.", RecordType::A);
     assert_eq!(
-        section(&r.answers),
+        record_lines(&r.answers),
         ["www.example.com. 300 A 192.0.2.2"],
         "{r}"
     );
@@ -145,7 +128,7 @@ fn a_manifest_change_shows_through_the_cache_at_once() {
     // Both answers are cached: their TTLs count down.
     let r = ask(&srv, false, "svc1.testns.svc.cluster.local.", RecordType::A);
     assert_eq!(
-        section(&r.answers),
+        record_lines(&r.answers),
         ["svc1.testns.svc.cluster.local. 30 A 10.0.0.1"],
         "{r}"
     );
@@ -178,8 +161,8 @@ fn a_manifest_change_shows_through_the_cache_at_once() {
     loop {
         let svc = ask(&srv, false, "svc1.testns.svc.cluster.local.", RecordType::A);
         let added = ask(&srv, true, "added.testns.svc.cluster.local.", RecordType::A);
-        if section(&svc.answers) == ["svc1.testns.svc.cluster.local. 30 A 10.0.0.99"]
-            && section(&added.answers) == ["added.testns.svc.cluster.local. 30 A 10.0.0.77"]
+        if record_lines(&svc.answers) == ["svc1.testns.svc.cluster.local. 30 A 10.0.0.99"]
+            && record_lines(&added.answers) == ["added.testns.svc.cluster.local. 30 A 10.0.0.77"]
         {
             break;
         }

@@ -65,25 +65,6 @@ example.net {
 }
 ";
 
-/// `name ttl TYPE rdata` lines of a section, sorted.
-fn section(records: &[hickory_proto::rr::Record]) -> Vec<String> {
-    let mut v: Vec<String> = records
-        .iter()
-        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
-        .collect();
-    v.sort();
-    v
-}
-
-fn ask(srv: &Server, tcp: bool, name: &str, rtype: RecordType) -> Message {
-    let q = query(name, rtype);
-    if tcp {
-        srv.query_tcp(&q)
-    } else {
-        srv.query_udp(&q)
-    }
-}
-
 /// Checks a negative answer: rcode, AA, no records, and the external zone's SOA.
 fn assert_negative(r: &Message, rcode: ResponseCode) {
     assert_eq!(r.metadata.response_code, rcode, "{r}");

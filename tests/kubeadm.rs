@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use cairn_k8s_testserver::{Options, TestApiServer};
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{RData, RecordType};
 use serde_json::json;
 
 /// kubeadm's default Corefile, verbatim (kubernetes/kubernetes
@@ -316,16 +316,6 @@ impl Front {
         let body = self.metrics();
         metric_sample(&body, &series).unwrap_or(0.0) + metric_sample(&body, &denial).unwrap_or(0.0)
     }
-}
-
-/// `name ttl TYPE rdata` lines of a section, sorted (loadbalance shuffles address records).
-fn section(records: &[Record]) -> Vec<String> {
-    let mut lines: Vec<String> = records
-        .iter()
-        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
-        .collect();
-    lines.sort();
-    lines
 }
 
 fn a_of(r: &Message) -> Vec<Ipv4Addr> {

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
 const CLUSTER: &str = include_str!("fixtures/kubernetes/handler.yaml");
@@ -21,25 +21,6 @@ const COREFILE: &str = "cluster.local in-addr.arpa ip6.arpa {
     }
 }
 ";
-
-/// `name ttl TYPE rdata` lines of a section, sorted.
-fn section(records: &[hickory_proto::rr::Record]) -> Vec<String> {
-    let mut v: Vec<String> = records
-        .iter()
-        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
-        .collect();
-    v.sort();
-    v
-}
-
-fn ask(srv: &Server, tcp: bool, name: &str, rtype: RecordType) -> Message {
-    let q = query(name, rtype);
-    if tcp {
-        srv.query_tcp(&q)
-    } else {
-        srv.query_udp(&q)
-    }
-}
 
 #[test]
 fn cluster_names_over_udp_and_tcp() {

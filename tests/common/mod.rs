@@ -647,6 +647,31 @@ pub fn config_validates_with(corefile: &str, files: &[(&str, &str)]) -> bool {
     status.is_some_and(|s| s.success())
 }
 
+/// `name ttl TYPE rdata` lines of a section, in the order received.
+pub fn record_lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect()
+}
+
+/// [`record_lines`], sorted (sections compared as sets: loadbalance and map order shuffle).
+pub fn section(records: &[hickory_proto::rr::Record]) -> Vec<String> {
+    let mut lines = record_lines(records);
+    lines.sort();
+    lines
+}
+
+/// Asks `srv` for `name`/`rtype` over TCP or UDP.
+pub fn ask(srv: &Server, tcp: bool, name: &str, rtype: RecordType) -> Message {
+    let q = query(name, rtype);
+    if tcp {
+        srv.query_tcp(&q)
+    } else {
+        srv.query_udp(&q)
+    }
+}
+
 /// Polls `check` every 20 ms until it holds; fails the test with `what` after `within`.
 pub fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + within;
