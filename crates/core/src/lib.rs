@@ -15,6 +15,7 @@ pub mod duration;
 pub mod log;
 pub mod metrics;
 pub mod plugin;
+pub mod random;
 pub mod request;
 pub mod resolve;
 pub mod setup;

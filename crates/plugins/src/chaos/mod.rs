@@ -8,7 +8,6 @@
 
 mod names;
 mod setup;
-mod shuffle;
 #[cfg(test)]
 mod tests;
 
@@ -17,8 +16,8 @@ pub use setup::setup;
 use cairn_core::wire::{RData, RType, Record, CLASS_CH};
 use cairn_core::{Next, Plugin, Request, Served};
 
+use cairn_core::random::Random;
 use names::Query;
-use shuffle::Shuffler;
 
 /// The `chaos` handler.
 pub struct Chaos {
@@ -28,7 +27,7 @@ pub struct Chaos {
     authors: Vec<RData>,
     /// TXT data for `hostname.bind.` and `id.server.`.
     hostname: RData,
-    shuffler: Shuffler,
+    random: Random,
 }
 
 impl Chaos {
@@ -38,7 +37,7 @@ impl Chaos {
             version: RData::txt(&[version]),
             authors: authors.iter().map(|a| RData::txt(&[a])).collect(),
             hostname: RData::txt(&[hostname]),
-            shuffler: Shuffler::new(),
+            random: Random::new(),
         }
     }
 }
@@ -69,7 +68,7 @@ impl Plugin for Chaos {
             Query::Hostname => m.answer.push(record(&self.hostname)),
             Query::Authors => {
                 m.answer.extend(self.authors.iter().map(record));
-                self.shuffler.shuffle(&mut m.answer);
+                self.random.stream().shuffle(&mut m.answer);
             }
         }
         Served::reply(req, m)

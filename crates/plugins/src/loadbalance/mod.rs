@@ -7,7 +7,6 @@
 //! allocation. Zone transfers and replies other than NOERROR are left untouched.
 
 mod order;
-mod random;
 mod setup;
 #[cfg(test)]
 mod tests;
@@ -21,8 +20,8 @@ use cairn_core::arc_swap::ArcSwap;
 use cairn_core::wire::{Message, RType, Rcode};
 use cairn_core::{Next, Plugin, Request, Served};
 
+use cairn_core::random::Random;
 use order::Subnet;
-use random::Random;
 use weights::Weights;
 
 /// How the addresses of a reply are reordered.

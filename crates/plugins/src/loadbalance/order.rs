@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use cairn_core::wire::{RData, RType, Record};
 
-use super::random::Stream;
 use super::weights::Weights;
+use cairn_core::random::Stream;
 
 /// The groups of a section, in the order round-robin and weighted leave them.
 fn group(rtype: RType) -> u8 {

@@ -12,9 +12,9 @@ use cairn_core::{SetupCtx, SetupError};
 use cairn_corefile::Directive;
 
 use super::order::Subnet;
-use super::random::Random;
 use super::weights::{LoadError, WeightFile};
 use super::{LoadBalance, Policy};
+use cairn_core::random::Random;
 
 /// How often the weight file is read again unless `reload` says otherwise.
 const DEFAULT_RELOAD: Duration = Duration::from_secs(30);

@@ -12,11 +12,11 @@ use cairn_core::wire::{Name, RType, Rcode, Record};
 use cairn_core::{Chain, Next, Plugin, Request, Served};
 
 use super::order::{self, address_of, Subnet};
-use super::random::Random;
 use super::weights::{self, Weights};
 use super::{LoadBalance, Policy};
 use crate::file::ZoneParser;
 use crate::registry::spec;
+use cairn_core::random::Random;
 
 /// Records from zone-file lines (absolute names).
 fn rrs(text: &str) -> Vec<Record> {

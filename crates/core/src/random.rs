@@ -1,5 +1,6 @@
-//! Cheap per-query randomness for reordering answers: no allocation, no lock, not
-//! cryptographic (nobody gains anything by predicting the order of A records).
+//! Cheap per-query randomness for reordering answers (`loadbalance`, `chaos`): no
+//! allocation, no lock, not cryptographic (nobody gains anything by predicting the order of
+//! A records). Use `rand` where unpredictability matters (query ids, probe names).
 //!
 //! A shared counter advances by the golden-ratio increment once per reply (one atomic add),
 //! and SplitMix64 turns counter values into well-mixed bits. Concurrent replies take distinct
@@ -18,6 +19,7 @@ pub struct Random {
 
 impl Random {
     /// Seeded from the process's random hash keys.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Random {
         Random::with_seed(RandomState::new().hash_one(0x6c62_616c_616e_6365_u64))
     }
@@ -69,4 +71,28 @@ fn splitmix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_permutes_and_varies() {
+        let random = Random::with_seed(7);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut v = [0, 1, 2, 3];
+            random.stream().shuffle(&mut v);
+            let mut sorted = v;
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3]);
+            seen.insert(v);
+        }
+        // 24 permutations exist; 200 draws should meet nearly all of them.
+        assert!(seen.len() >= 20, "only {} orders", seen.len());
+        let mut one = [9];
+        random.stream().shuffle(&mut one);
+        assert_eq!(one, [9]);
+    }
 }
