@@ -200,3 +200,61 @@ pub fn on_the_wire(req: &Request, msg: &Message) -> Message {
 pub fn lines(records: &[crate::wire::Record]) -> Vec<String> {
     records.iter().map(|r| r.to_string()).collect()
 }
+
+/// The reply a case table expects: rcode, AA set, and each section as `dig`-style lines
+/// (compared sorted and whitespace-normalized; `SERIAL` stands for the zone's SOA serial).
+pub struct Expected<'a> {
+    pub rcode: crate::wire::Rcode,
+    pub answer: &'a [&'a str],
+    pub authority: &'a [&'a str],
+    pub additional: &'a [&'a str],
+}
+
+/// A `dig`-style line with its whitespace collapsed to single spaces.
+pub fn normalize_line(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks the reply `msg` a plugin built for `req` against `want`: on the wire (rcode, AA,
+/// nothing lost by the encoder) and section by section as the plugin built them (the
+/// encoder's name compression is not what a table checks). `serial` replaces `SERIAL`.
+pub fn check_reply(
+    req: &Request,
+    msg: &Message,
+    want: &Expected<'_>,
+    serial: u32,
+) -> Result<(), String> {
+    let wire = on_the_wire(req, msg);
+    if wire.rcode != want.rcode {
+        return Err(format!("rcode {:?}, want {:?}", wire.rcode, want.rcode));
+    }
+    if !wire.flags.aa {
+        return Err("AA not set".into());
+    }
+    if (
+        wire.answer.len(),
+        wire.authority.len(),
+        wire.additional.len(),
+    ) != (msg.answer.len(), msg.authority.len(), msg.additional.len())
+    {
+        return Err("the encoded reply lost records".into());
+    }
+    let serial = serial.to_string();
+    for (section, got, expected) in [
+        ("answer", &msg.answer, want.answer),
+        ("authority", &msg.authority, want.authority),
+        ("additional", &msg.additional, want.additional),
+    ] {
+        let mut got: Vec<String> = lines(got).iter().map(|l| normalize_line(l)).collect();
+        got.sort();
+        let mut expected: Vec<String> = expected
+            .iter()
+            .map(|l| normalize_line(&l.replace("SERIAL", &serial)))
+            .collect();
+        expected.sort();
+        if got != expected {
+            return Err(format!("{section}:\n got  {got:#?}\n want {expected:#?}"));
+        }
+    }
+    Ok(())
+}

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cairn_core::testing::{lines, on_the_wire, query, run, setup, with_setup_ctx, StubNext};
+use cairn_core::testing::{
+    check_reply, lines, normalize_line, on_the_wire, query, run, setup, with_setup_ctx, Expected,
+    StubNext,
+};
 use cairn_core::wire::{Name, RType, Rcode};
 use cairn_core::{Chain, Plugin, SetupError};
 use cairn_k8s::{manifest, Change, Object, Store};
@@ -131,57 +134,19 @@ impl Fixture {
         let calls = self.next.calls();
         let (req, result) = run(&self.chain, query(c.qname, c.qtype.rtype()));
         let msg = result.map_err(|e| format!("error {e}"))?;
-        let wire = on_the_wire(&req, &msg);
         if self.next.calls() != calls {
             return Err("the query went to the next plugin".into());
         }
-        if wire.rcode != c.rcode.rcode() {
-            return Err(format!(
-                "rcode {:?}, want {:?}",
-                wire.rcode,
-                c.rcode.rcode()
-            ));
-        }
-        if !wire.flags.aa {
-            return Err("AA not set".into());
-        }
-        let serial = self.serial().to_string();
         // Sections as the plugin built them; tests/kubernetes_conformance.rs compares the
         // same rows as a client receives them.
-        if (
-            wire.answer.len(),
-            wire.authority.len(),
-            wire.additional.len(),
-        ) != (msg.answer.len(), msg.authority.len(), msg.additional.len())
-        {
-            return Err("the encoded reply lost records".into());
-        }
-        for (section, got, want) in [
-            ("answer", &msg.answer, c.answer),
-            ("authority", &msg.authority, c.authority),
-            ("additional", &msg.additional, c.additional),
-        ] {
-            let got = sorted(lines(got).iter().map(|l| normalize(l)));
-            let want = sorted(
-                want.iter()
-                    .map(|l| normalize(&l.replace("SERIAL", &serial))),
-            );
-            if got != want {
-                return Err(format!("{section}:\n got  {got:#?}\n want {want:#?}"));
-            }
-        }
-        Ok(())
+        let want = Expected {
+            rcode: c.rcode.rcode(),
+            answer: c.answer,
+            authority: c.authority,
+            additional: c.additional,
+        };
+        check_reply(&req, &msg, &want, self.serial())
     }
-}
-
-fn normalize(line: &str) -> String {
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn sorted(it: impl Iterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = it.collect();
-    v.sort();
-    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,7 +738,7 @@ impl Fixture {
     fn transfer(&self, zone: &str) -> Option<Vec<String>> {
         let zone = Name::parse(zone, None).expect("zone");
         let records = self.plugin.transferer()?.transfer(&zone)?;
-        Some(lines(&records).iter().map(|l| normalize(l)).collect())
+        Some(lines(&records).iter().map(|l| normalize_line(l)).collect())
     }
 
     /// Checks a transfer against a zone text (one record per line, `SERIAL` for the serial;
@@ -784,7 +749,7 @@ impl Fixture {
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| normalize(&l.replace("SERIAL", &serial)))
+            .map(|l| normalize_line(&l.replace("SERIAL", &serial)))
             .collect();
         let got = self.transfer(zone).expect("authoritative");
         if got != want {
@@ -1060,7 +1025,7 @@ fn autopath_at_kubernetes_walks_the_pods_search_path() {
     assert_eq!(
         lines(&m.answer)
             .iter()
-            .map(|l| normalize(l))
+            .map(|l| normalize_line(l))
             .collect::<Vec<_>>(),
         [
             "svc1.testns.podns.svc.cluster.local. 5 IN CNAME svc1.testns.svc.cluster.local.",
