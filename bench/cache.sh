@@ -259,26 +259,11 @@ for server in $SERVERS; do
     RUNNING+=("$server")
 done
 
-# Same answers from both caches? Compares the rcode and the address (TTLs differ: each
-# counts down from when it cached the name) for the first CHECK_QUERIES names.
+# Same answers from both caches? The rcode and answer records (TTLs aside: each cache counts
+# down from when it cached the name) for the first CHECK_QUERIES names.
 AGREE=
 if [[ -n ${PID[unbound]:-} && -n ${PID[cairn]:-} ]]; then
-    same=0 total=0 diffs=()
-    answer_of() { # port qname
-        kdig @127.0.0.1 -p "$1" "$2" A +timeout=1 +retry=0 +noall +answer +header 2>&1 |
-            awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { print $1, $4, $5 }' | sort
-    }
-    while read -r qname _; do
-        total=$((total + 1))
-        if [[ $(answer_of "$PORT_UNBOUND" "$qname") == "$(answer_of "$PORT_CAIRN" "$qname")" ]]; then
-            same=$((same + 1))
-        else
-            diffs+=("$qname")
-        fi
-    done < <(head -n "$CHECK_QUERIES" "$OUT/queries-$WORKLOAD.txt")
-    AGREE="Unbound and Cairn gave the same rcode and address for $same of $total sample names"
-    ((${#diffs[@]})) && AGREE+=" (differ: ${diffs[*]:0:5})"
-    log "$AGREE"
+    compare_answers Unbound "$PORT_UNBOUND" Cairn "$PORT_CAIRN" "$OUT/queries-$WORKLOAD.txt" nottl
 fi
 
 # ---------------------------------------------------------------- 4. runs

@@ -189,18 +189,7 @@ for server in knot cairn; do
     [[ -n $ok ]] || { log "$server does not answer $PROBE"; exit 1; }
 done
 
-same=0 total=0 diffs=()
-while read -r qname qtype; do
-    k=$(kdig @127.0.0.1 -p "$PORT_KNOT" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
-        awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
-    c=$(kdig @127.0.0.1 -p "$PORT_CAIRN" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
-        awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
-    total=$((total + 1))
-    if [[ $k == "$c" ]]; then same=$((same + 1)); else diffs+=("$qname"); fi
-done < <(head -n "$CHECK_QUERIES" "$OUT/queries-$WORKLOAD.txt")
-AGREE="Knot and Cairn gave the same rcode and answer records for $same of $total sample queries"
-((${#diffs[@]})) && AGREE+=" (differ: ${diffs[*]:0:5})"
-log "$AGREE"
+compare_answers Knot "$PORT_KNOT" Cairn "$PORT_CAIRN" "$OUT/queries-$WORKLOAD.txt"
 
 RESULTS="$OUT/results.tsv"
 printf 'server\tworkload\trun\tstatus\tqps\tcompleted\tlost_pct\tcpu_s\tus_per_q\tcpu_pct\trss_mb\tresp_bytes\tcpu_other_pct\trcodes\n' >"$RESULTS"

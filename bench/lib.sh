@@ -196,3 +196,29 @@ install_commands() { # command=package...
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     echo "${need[*]}"
 }
+
+# The rcode and answer records of one query, one per line, sorted; TTLs dropped when the
+# fourth argument is `nottl` (caches count them down from different moments).
+answer_lines() { # port qname qtype [nottl]
+    kdig @127.0.0.1 -p "$1" "$2" "$3" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
+        awk -v nottl="${4:-}" '
+            /status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0; next }
+            /^[^;]/ { if (nottl == "nottl") $2 = ""; $1 = $1; print }' | sort
+}
+
+# Asks two servers the first CHECK_QUERIES queries of a dnsperf query file and sets AGREE to
+# a sentence saying for how many both gave the same rcode and answer records.
+compare_answers() { # name_a port_a name_b port_b queryfile [nottl]
+    local same=0 total=0 qname qtype diffs=()
+    while read -r qname qtype; do
+        total=$((total + 1))
+        if [[ $(answer_lines "$2" "$qname" "$qtype" "${6:-}") == "$(answer_lines "$4" "$qname" "$qtype" "${6:-}")" ]]; then
+            same=$((same + 1))
+        else
+            diffs+=("$qname $qtype")
+        fi
+    done < <(head -n "$CHECK_QUERIES" "$5")
+    AGREE="$1 and $3 gave the same rcode and answer records${6:+ (TTLs aside)} for $same of $total sample queries"
+    ((${#diffs[@]})) && AGREE+=" (differ: ${diffs[*]:0:5})"
+    log "$AGREE"
+}

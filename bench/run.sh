@@ -185,22 +185,11 @@ for server in $SERVERS; do
     fi
 done
 
-# Same answers from both servers? Compares the answer section (kdig +short,
-# sorted) and the rcode for the first CHECK_QUERIES lines of queries-mixed.txt.
+# Same answers from both servers? The rcode and answer records of the first CHECK_QUERIES
+# lines of queries-mixed.txt.
 AGREE=
 if [[ -n ${PID[knot]:-} && -n ${PID[cairn]:-} ]]; then
-    same=0 total=0 diffs=()
-    while read -r qname qtype; do
-        k=$(kdig @127.0.0.1 -p "$PORT_KNOT" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
-            awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
-        c=$(kdig @127.0.0.1 -p "$PORT_CAIRN" "$qname" "$qtype" +timeout=1 +retry=0 +noall +answer +header 2>&1 |
-            awk '/status:/ { sub(/.*status: /, ""); sub(/;.*/, ""); print "rcode " $0 } /^[^;]/ { $1 = $1; print }' | sort)
-        total=$((total + 1))
-        if [[ $k == "$c" ]]; then same=$((same + 1)); else diffs+=("$qname $qtype"); fi
-    done < <(head -n "$CHECK_QUERIES" "$OUT/queries-mixed.txt")
-    AGREE="Knot and Cairn gave the same rcode and answer records for $same of $total sample queries"
-    ((${#diffs[@]})) && AGREE+=" (differ: ${diffs[*]:0:5})"
-    log "$AGREE"
+    compare_answers Knot "$PORT_KNOT" Cairn "$PORT_CAIRN" "$OUT/queries-mixed.txt"
 fi
 
 declare -A WARM=()
