@@ -166,6 +166,35 @@ fn port_matches(port: &[u8], protocol: &[u8], p: &Port) -> bool {
     (port.is_empty() || label_eq(port, name)) && (protocol.is_empty() || label_eq(protocol, proto))
 }
 
+/// Entries of a service answered by its own addresses (cluster IPs, or a ServiceImport's
+/// cluster-set IPs): every address on every port that matches; a name error when no port
+/// matches.
+fn virtual_ip_entries<'s>(
+    ips: &'s [IpAddr],
+    ports: &'s [Port],
+    port: &[u8],
+    protocol: &[u8],
+    target: Target<'s>,
+    f: &mut dyn FnMut(Entry<'s>),
+) -> Result<(), Missing> {
+    let mut found = false;
+    for p in ports.iter().filter(|p| port_matches(port, protocol, p)) {
+        found = true;
+        for &ip in ips {
+            f(Entry {
+                host: Host::Ip(ip),
+                port: p.port,
+                target,
+            });
+        }
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(Missing)
+    }
+}
+
 /// True when the address is of the family `qtype` asks for.
 fn family_matches(qtype: RType, ip: IpAddr) -> bool {
     match ip {
@@ -375,30 +404,17 @@ impl Kubernetes {
             ServiceKind::ClusterIp if endpoint.is_some() => {
                 self.endpoint_entries(slices, svc_name, svc_ns, endpoint, port, protocol, None, f)
             }
-            ServiceKind::ClusterIp => {
-                let mut found = false;
-                for p in svc.ports.iter() {
-                    if !port_matches(port, protocol, p) {
-                        continue;
-                    }
-                    found = true;
-                    for &ip in svc.cluster_ips.iter() {
-                        f(Entry {
-                            host: Host::Ip(ip),
-                            port: p.port,
-                            target: Target::Service {
-                                service: svc_name,
-                                namespace: svc_ns,
-                            },
-                        });
-                    }
-                }
-                if found {
-                    Ok(())
-                } else {
-                    Err(Missing)
-                }
-            }
+            ServiceKind::ClusterIp => virtual_ip_entries(
+                &svc.cluster_ips,
+                &svc.ports,
+                port,
+                protocol,
+                Target::Service {
+                    service: svc_name,
+                    namespace: svc_ns,
+                },
+                f,
+            ),
         }
     }
 
@@ -539,28 +555,17 @@ impl Kubernetes {
             }
             return if found { Ok(()) } else { Err(Missing) };
         }
-        let mut found = false;
-        for p in import.ports.iter() {
-            if !port_matches(port, protocol, p) {
-                continue;
-            }
-            found = true;
-            for &ip in import.ips.iter() {
-                f(Entry {
-                    host: Host::Ip(ip),
-                    port: p.port,
-                    target: Target::Service {
-                        service: svc_name,
-                        namespace: svc_ns,
-                    },
-                });
-            }
-        }
-        if found {
-            Ok(())
-        } else {
-            Err(Missing)
-        }
+        virtual_ip_entries(
+            &import.ips,
+            &import.ports,
+            port,
+            protocol,
+            Target::Service {
+                service: svc_name,
+                namespace: svc_ns,
+            },
+            f,
+        )
     }
 
     /// A or AAAA records for `q` (owner `owner`) into `m.answer`, following ExternalName
