@@ -14,6 +14,7 @@ pub mod chaos;
 pub mod errors;
 pub mod file;
 pub mod forward;
+mod go_strconv;
 pub mod health;
 pub mod hosts;
 pub mod k8s_external;

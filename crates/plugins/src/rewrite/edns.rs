@@ -289,29 +289,3 @@ fn edit<'r>(
         _ => Outcome::Ignored,
     }
 }
-
-/// Parses a Go `strconv.ParseUint(s, 0, bits)` number: decimal, `0x` hex, `0o`/leading-0
-/// octal, `0b` binary, `_` between digits.
-pub fn parse_go_uint(s: &str, bits: u32) -> Option<u64> {
-    let (digits, radix) = if let Some(r) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (r, 16)
-    } else if let Some(r) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-        (r, 8)
-    } else if let Some(r) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        (r, 2)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
-    };
-    // Go allows `_` between digits (and right after a base prefix) when the base is implied.
-    if digits.is_empty() || s.starts_with('_') || s.ends_with('_') || s.contains("__") {
-        return None;
-    }
-    let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    if clean.is_empty() || clean.starts_with('+') || clean.starts_with('-') {
-        return None;
-    }
-    let v = u64::from_str_radix(&clean, radix).ok()?;
-    (bits >= 64 || v < (1u64 << bits)).then_some(v)
-}

@@ -14,11 +14,12 @@ use cairn_corefile::Token;
 use regex::Regex;
 
 use super::cname::CnameRule;
-use super::edns::{parse_go_uint, Action, Edns0Rule, LocalData, Variable};
+use super::edns::{Action, Edns0Rule, LocalData, Variable};
 use super::response::StringRewriter;
 use super::rule::{Kind, Mode, NameMatch, NameRewrite, NameRule, ResponseTarget, Rule};
 use super::text::{group_references, normalize};
 use super::Rewrite;
+use crate::go_strconv::parse_uint;
 
 /// Longest regex pattern accepted (CoreDNS's limit against huge compilations).
 const MAX_REGEX_LEN: usize = 10000;
@@ -481,11 +482,6 @@ fn cname_rule(args: &[&str]) -> Result<CnameRule> {
     })
 }
 
-/// Go's error text for a number that does not parse.
-fn number_error(s: &str) -> String {
-    format!("strconv.ParseUint: parsing {}: invalid syntax", quote(s))
-}
-
 fn edns0_rule(args: &[&str]) -> Result<Edns0Rule> {
     if args.len() < 2 {
         return Err((0, "too few arguments for an EDNS0 rule".into()));
@@ -510,7 +506,7 @@ fn edns0_rule(args: &[&str]) -> Result<Edns0Rule> {
                     "EDNS0 local rules require three or four args".into(),
                 ));
             }
-            let code = parse_go_uint(args[2], 16).ok_or((2, number_error(args[2])))? as u16;
+            let code = parse_uint(args[2], 0, 16).map_err(|e| (2, e))? as u16;
             let text = args[3];
             let data = if text.starts_with('{') && text.ends_with('}') {
                 match Variable::from_text(text) {
@@ -558,11 +554,11 @@ fn edns0_rule(args: &[&str]) -> Result<Edns0Rule> {
 }
 
 fn subnet_bits(v4: &str, v6: &str) -> Result<(u8, u8)> {
-    let v4_bits = parse_go_uint(v4, 16).ok_or((2, number_error(v4)))?;
+    let v4_bits = parse_uint(v4, 0, 16).map_err(|e| (2, e))?;
     if v4_bits > 32 {
         return Err((2, format!("invalid IPv4 bit mask length {v4_bits}")));
     }
-    let v6_bits = parse_go_uint(v6, 16).ok_or((3, number_error(v6)))?;
+    let v6_bits = parse_uint(v6, 0, 16).map_err(|e| (3, e))?;
     if v6_bits > 128 {
         return Err((3, format!("invalid IPv6 bit mask length {v6_bits}")));
     }
@@ -579,7 +575,7 @@ fn edns0_unset(rule_type: &str, args: &[&str]) -> Result<Edns0Rule> {
                     "local unset action requires exactly two arguments".into(),
                 ));
             }
-            let code = parse_go_uint(args[2], 16).ok_or((2, number_error(args[2])))? as u16;
+            let code = parse_uint(args[2], 0, 16).map_err(|e| (2, e))? as u16;
             Ok(Edns0Rule::Local {
                 action,
                 code,

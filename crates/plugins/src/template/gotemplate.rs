@@ -720,7 +720,7 @@ fn parse_int_literal(text: &str) -> Option<i64> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let v = super::number::parse_uint(digits, 0, 64).ok()?;
+    let v = crate::go_strconv::parse_uint(digits, 0, 64).ok()?;
     let v = i64::try_from(v).ok()?;
     Some(if neg { -v } else { v })
 }
@@ -1091,7 +1091,7 @@ impl Exec<'_> {
                 };
                 let base = int(&args[1])?;
                 let bits = int(&args[2])?;
-                super::number::parse_uint(&s, base, bits)
+                crate::go_strconv::parse_uint(&s, base, bits)
                     .map(Value::Uint)
                     .map_err(called)
             }

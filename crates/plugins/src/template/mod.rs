@@ -8,7 +8,6 @@
 
 mod gotemplate;
 mod metrics;
-mod number;
 mod setup;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use cairn_core::wire::{Message, RType, Rcode, CLASS_CH, CLASS_IN};
 use cairn_core::{Chain, PluginError, Proto, Request};
 
 use super::gotemplate::{Data, MessageFacts, Template};
-use super::number::parse_uint;
+use crate::go_strconv::parse_uint;
 use crate::registry::spec;
 
 /// The rcode the stub next answers with: "fell through".

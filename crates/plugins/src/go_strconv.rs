@@ -1,5 +1,6 @@
-//! Go's `strconv.ParseUint`, which CoreDNS exposes to templates as `parseInt`
-//! (`{{ parseInt .Group.b 16 8 }}`), with its error texts.
+//! Go's `strconv.ParseUint`, with its error texts: CoreDNS parses rewrite's EDNS0 codes and
+//! subnet masks with it and exposes it to templates as `parseInt`
+//! (`{{ parseInt .Group.b 16 8 }}`).
 
 /// Parses `s` in `base` (0: from the prefix, `0x`, `0o`, `0b`, leading `0`; else 2 to 36)
 /// into at most `bits` bits (0: 64).
