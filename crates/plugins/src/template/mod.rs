@@ -165,7 +165,8 @@ impl TemplateHandler {
         if longest_match(&self.zones, qname).is_none() {
             return next.run(req);
         }
-        let text = TextBuf::of_wire(qname, true);
+        // `qname_lower` is lower case already.
+        let text = TextBuf::of_wire(qname, false);
         let name = text.as_str();
         let (qclass, qtype) = (req.qclass(), req.qtype());
         for entry in &self.entries {
@@ -229,7 +230,10 @@ impl TemplateHandler {
                     authenticated_data: req.info.flags.ad,
                 },
             });
-            let server = req.server.clone();
+            let mut m = req.reply();
+            m.flags.aa = true;
+            m.rcode = entry.rcode;
+            let server_label = &req.server.label;
             let build = |m: &mut Message| -> Result<(), PluginError> {
                 for (sections, which, out) in [
                     (&entry.answer, "answer", &mut m.answer),
@@ -241,7 +245,7 @@ impl TemplateHandler {
                             s,
                             which,
                             data.as_ref(),
-                            &server.label,
+                            server_label,
                             zone_text,
                             class_text,
                             type_text,
@@ -250,9 +254,6 @@ impl TemplateHandler {
                 }
                 Ok(())
             };
-            let mut m = req.reply();
-            m.flags.aa = true;
-            m.rcode = entry.rcode;
             if let Err(e) = build(&mut m) {
                 req.recycle(m);
                 return Served::error(req, e);

@@ -10,6 +10,7 @@ use cairn_core::wire::{Message, RType, Rcode, CLASS_CH, CLASS_IN};
 use cairn_core::{Chain, PluginError, Proto, Request};
 
 use super::gotemplate::{Data, MessageFacts, Template};
+use super::TemplateHandler;
 use crate::go_strconv::parse_uint;
 use crate::registry::spec;
 
@@ -301,6 +302,15 @@ fn fallthrough_zones() {
 #[test]
 fn a_static_answer_is_parsed_once_and_served() {
     let c = one("template IN A example {\n answer \"fixed.example. 30 IN A 192.0.2.7\"\n}");
+    // Parsed at setup: the handler holds the record itself, not a template.
+    let handler = c.plugins()[0]
+        .as_any()
+        .downcast_ref::<TemplateHandler>()
+        .expect("the template handler");
+    assert!(matches!(
+        handler.entries[0].answer[0].rr,
+        super::Rr::Static(_)
+    ));
     for _ in 0..3 {
         let (_, r) = ask(&c, "any.example.", RType::A);
         assert_eq!(
