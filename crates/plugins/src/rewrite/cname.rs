@@ -47,21 +47,28 @@ impl CnameRule {
 }
 
 /// True when some CNAME of the answer has a target one of `rules` rewrites.
-pub fn wanted(rules: &[(&CnameRule, RType)], m: &Message) -> bool {
+pub fn wanted<'r>(
+    rules: impl Iterator<Item = (&'r CnameRule, RType)> + Clone,
+    m: &Message,
+) -> bool {
     m.answer.iter().any(|r| match &r.data {
         RData::Cname(t) => {
             let text = TextBuf::of_wire(t.wire(), false);
             rules
-                .iter()
+                .clone()
                 .any(|(rule, _)| rule.new_target(text.as_str()).is_some())
         }
         _ => false,
     })
 }
 
-/// Applies the rules (last applied first) to the answer of `m`.
-pub async fn apply(req: &Request, rules: &[(&CnameRule, RType)], m: &mut Message) {
-    for (rule, qtype) in rules.iter().rev() {
+/// Applies `rules` (the last applied first) to the answer of `m`.
+pub async fn apply<'r>(
+    req: &Request,
+    rules: impl Iterator<Item = (&'r CnameRule, RType)>,
+    m: &mut Message,
+) {
+    for (rule, qtype) in rules {
         let answer = std::mem::take(&mut m.answer);
         let mut rewritten = None;
         for (i, r) in answer.iter().enumerate() {
@@ -76,7 +83,7 @@ pub async fn apply(req: &Request, rules: &[(&CnameRule, RType)], m: &mut Message
             m.answer = answer;
             continue;
         };
-        let up = match req.lookup_through_server(&to, *qtype) {
+        let up = match req.lookup_through_server(&to, qtype) {
             Ok(fut) => answer_of(fut).await,
             Err(e) => Err(e),
         };

@@ -89,8 +89,17 @@ impl Plugin for Rewrite {
         }
         let saved = draft.dirty.then(|| draft.install(&mut req));
         let served = next.run(req);
-        if applied.has_cname() {
-            // Following a rewritten CNAME target means asking the server: wait for it.
+        // Following a rewritten CNAME target means asking the server: only then (or when the
+        // answer itself is still to come) is there anything to wait for.
+        let may_follow = applied.has_cname()
+            && match &served {
+                Served::Ready(_, Ok(m)) => {
+                    m.rcode != Rcode::DROP && cname::wanted(applied.cname_rules(), m)
+                }
+                Served::Ready(_, Err(_)) => false,
+                Served::Pending(_) => true,
+            };
+        if may_follow {
             return Served::Pending(Box::pin(async move {
                 let (mut req, result) = served.finish().await;
                 if let Some(saved) = saved {
@@ -98,9 +107,8 @@ impl Plugin for Rewrite {
                 }
                 let mut result = result;
                 if let Ok(m) = &mut result {
-                    let rules = applied.cname_rules();
-                    if m.rcode != Rcode::DROP && cname::wanted(&rules, m) {
-                        cname::apply(&req, &rules, m).await;
+                    if m.rcode != Rcode::DROP && cname::wanted(applied.cname_rules(), m) {
+                        cname::apply(&req, applied.cname_rules(), m).await;
                     }
                 }
                 let result = respond(&mut req, &applied, result);

@@ -95,7 +95,7 @@ impl<'r> AppliedList<'r> {
     }
 
     /// Last left first.
-    fn reversed(&self) -> impl Iterator<Item = &Applied<'r>> {
+    fn reversed(&self) -> impl Iterator<Item = &Applied<'r>> + Clone {
         self.spill
             .iter()
             .rev()
@@ -132,17 +132,12 @@ impl<'r> AppliedList<'r> {
         }
     }
 
-    /// The `cname` rules left, in the order they were left.
-    pub fn cname_rules(&self) -> Vec<(&'r CnameRule, RType)> {
-        let mut out: Vec<_> = self
-            .reversed()
-            .filter_map(|a| match a {
-                Applied::Cname { rule, qtype } => Some((*rule, *qtype)),
-                _ => None,
-            })
-            .collect();
-        out.reverse();
-        out
+    /// The `cname` rules left, the last one left first (the order responses undo them).
+    pub fn cname_rules(&self) -> impl Iterator<Item = (&'r CnameRule, RType)> + Clone + '_ {
+        self.reversed().filter_map(|a| match a {
+            Applied::Cname { rule, qtype } => Some((*rule, *qtype)),
+            _ => None,
+        })
     }
 
     /// True when a `cname` rule was left.
