@@ -808,6 +808,8 @@ enum Value {
     QuestionItem,
     QuestionList,
     Message,
+    /// `.Group` while a key may still follow: read in place, copied only when used whole.
+    Groups,
     /// Go's invalid value (a missing map key): prints `<no value>`.
     Missing,
     Nil,
@@ -957,14 +959,15 @@ impl Exec<'_> {
     }
 
     fn fields(&self, mut v: Value, chain: &[String], pos: usize) -> Result<Value, ExecError> {
-        let node = format!(".{}", chain.join("."));
+        // The node's text, for error messages only.
+        let node = || format!(".{}", chain.join("."));
         for f in chain {
             v = match (&v, f.as_str()) {
                 (Value::Data, "Zone") => Value::Str(self.data.zone.into()),
                 (Value::Data, "Name") => Value::Str(self.data.name.into()),
                 (Value::Data, "Regex") => Value::Str(self.data.regex.into()),
                 (Value::Data, "Match") => Value::List(self.data.matches.to_vec()),
-                (Value::Data, "Group") => Value::Map(self.data.groups.clone()),
+                (Value::Data, "Group") => Value::Groups,
                 (Value::Data, "Class") => Value::Str(self.data.class.into()),
                 (Value::Data, "Type") => Value::Str(self.data.rtype.into()),
                 (Value::Data, "Remote") => Value::Str(self.data.remote.into()),
@@ -973,13 +976,18 @@ impl Exec<'_> {
                 (Value::Data, "Meta") => {
                     return Err(self.fail(
                         pos,
-                        &node,
+                        &node(),
                         "wrong number of args for Meta: want 1 got 0",
                     ))
                 }
                 (Value::Map(m), key) => {
                     m.get(key).map_or(Value::Missing, |s| Value::Str(s.clone()))
                 }
+                (Value::Groups, key) => self
+                    .data
+                    .groups
+                    .get(key)
+                    .map_or(Value::Missing, |s| Value::Str(s.clone())),
                 (Value::Question | Value::QuestionItem, "Name") => {
                     Value::Str(self.data.question.0.into())
                 }
@@ -1006,20 +1014,23 @@ impl Exec<'_> {
                 (Value::Missing | Value::Nil, _) => {
                     return Err(self.fail(
                         pos,
-                        &node,
+                        &node(),
                         format!("nil pointer evaluating interface {{}}.{f}"),
                     ))
                 }
                 (other, _) => {
                     return Err(self.fail(
                         pos,
-                        &node,
+                        &node(),
                         format!("can't evaluate field {f} in type {}", type_name(other)),
                     ))
                 }
             };
         }
-        Ok(v)
+        Ok(match v {
+            Value::Groups => Value::Map(self.data.groups.clone()),
+            v => v,
+        })
     }
 
     fn call(
@@ -1279,7 +1290,7 @@ fn type_name(v: &Value) -> &'static str {
         Value::Uint(_) => "uint64",
         Value::Bool(_) => "bool",
         Value::List(_) => "[]string",
-        Value::Map(_) => "map[string]string",
+        Value::Map(_) | Value::Groups => "map[string]string",
         Value::Data => "*template.templateData",
         Value::Question => "*dns.Question",
         Value::QuestionItem => "dns.Question",
@@ -1301,6 +1312,8 @@ fn type_text(t: u16) -> String {
 /// Go's `%v` of a value.
 fn print_value(v: &Value, data: &Data<'_>, out: &mut String) {
     match v {
+        // `fields` hands `.Group` on as a map; kept for completeness.
+        Value::Groups => print_value(&Value::Map(data.groups.clone()), data, out),
         Value::Str(s) => out.push_str(s),
         Value::Int(i) => {
             let _ = write!(out, "{i}");
