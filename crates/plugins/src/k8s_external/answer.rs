@@ -8,21 +8,11 @@ use cairn_core::wire::{Message, Name, NameBuf, RData, RType, Record};
 use cairn_core::Request;
 use cairn_k8s::Snapshot;
 
-use super::apex::address_rdata;
 use super::lookup::{Host, Missing};
 use super::{Chase, K8sExternal, Zone};
+use crate::kubernetes::answer::{address_rdata, srv_weight};
+use crate::kubernetes::name::reverse_address;
 use crate::kubernetes::Kubernetes;
-
-/// The SRV weight when `n` entries share priority 0: CoreDNS's float arithmetic
-/// (`floor(100 / (100 n) * 100)`, at least 1).
-fn srv_weight(n: usize) -> u16 {
-    #[allow(clippy::cast_precision_loss)]
-    let total = 100.0 * n as f64;
-    let w = (100.0 / total * 100.0).floor();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let w = w as u16;
-    w.max(1)
-}
 
 /// A hostname as an absolute name; `None` when it is not a valid name.
 fn host_name(text: &str) -> Option<Name> {
@@ -87,7 +77,7 @@ impl K8sExternal {
                 }
                 Ok(())
             }
-            RType::PTR => match Kubernetes::external_reverse_address(lower) {
+            RType::PTR => match reverse_address(lower) {
                 Some(ip) => {
                     let owner = req.qname();
                     let suffix = &self.zones[0].name;
@@ -192,14 +182,6 @@ impl K8sExternal {
 #[cfg(test)]
 mod unit {
     use super::*;
-
-    #[test]
-    fn srv_weights_follow_coredns() {
-        assert_eq!(srv_weight(1), 100);
-        assert_eq!(srv_weight(2), 50);
-        assert_eq!(srv_weight(3), 33);
-        assert_eq!(srv_weight(200), 1);
-    }
 
     #[test]
     fn hostnames_become_absolute_names() {

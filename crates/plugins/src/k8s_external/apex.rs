@@ -7,7 +7,6 @@
 //! knows them (the external IPs of the Service in front of this server, or its local
 //! addresses).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use cairn_core::wire::{Message, RData, RType, Rcode, Record, Soa};
@@ -15,24 +14,13 @@ use cairn_core::Request;
 use cairn_k8s::Snapshot;
 
 use super::{K8sExternal, Zone};
+use crate::kubernetes::answer::address_rdata;
 use crate::kubernetes::Kubernetes;
 
 /// SOA timers (CoreDNS's code; its README shows other values).
 const SOA_REFRESH: u32 = 7200;
 const SOA_RETRY: u32 = 1800;
 const SOA_EXPIRE: u32 = 86400;
-
-/// The A or AAAA record data of an address (an IPv4-mapped IPv6 address is an A record,
-/// as Go's `To4` sees it).
-pub(super) fn address_rdata(ip: IpAddr) -> RData {
-    match ip {
-        IpAddr::V4(v4) => RData::A(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => RData::A(v4),
-            None => RData::Aaaa(v6),
-        },
-    }
-}
 
 impl K8sExternal {
     /// The SOA record of `zone`.

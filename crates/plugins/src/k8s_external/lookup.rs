@@ -10,9 +10,11 @@
 use std::net::IpAddr;
 
 use cairn_core::wire::{Name, NameBuf};
-use cairn_k8s::{EndpointEntry, ExternalAddress, Port, Snapshot};
+use cairn_k8s::{EndpointEntry, ExternalAddress, Snapshot};
 
 use super::K8sExternal;
+use crate::kubernetes::answer::port_matches;
+use crate::kubernetes::name::strip_underscore;
 use crate::kubernetes::Kubernetes;
 
 /// The name does not exist (or its namespace is not served): NXDOMAIN or fallthrough.
@@ -80,23 +82,6 @@ pub(super) struct Entry<'s> {
     pub target: Target<'s>,
 }
 
-/// `label` without one leading underscore.
-fn strip_underscore(label: &[u8]) -> &[u8] {
-    label.strip_prefix(b"_").unwrap_or(label)
-}
-
-/// CoreDNS's port match: an empty query label is a wildcard; the no-ports sentinel has no
-/// name and no protocol.
-fn port_matches(port: &[u8], protocol: &[u8], p: &Port) -> bool {
-    let (name, proto) = if p.is_real() {
-        (&*p.name, p.protocol.as_label())
-    } else {
-        ("", "")
-    };
-    (port.is_empty() || port.eq_ignore_ascii_case(name.as_bytes()))
-        && (protocol.is_empty() || protocol.eq_ignore_ascii_case(proto.as_bytes()))
-}
-
 /// Splits `rest` (wire labels before the zone, no root) into at most [`MAX_LABELS`]
 /// labels, left to right; `None` when there are more.
 fn split_labels(rest: &[u8]) -> Option<([&[u8]; MAX_LABELS], usize)> {
@@ -131,7 +116,7 @@ impl K8sExternal {
             return Ok(());
         };
         let namespace = std::str::from_utf8(namespace).map_err(|_| Missing)?;
-        if !k.external_namespace_exposed(snap, namespace) {
+        if !k.namespace_exposed(snap, namespace) {
             return Err(Missing);
         }
         let Some((&service, prefix)) = left.split_last() else {

@@ -157,7 +157,7 @@ pub(crate) fn endpoint_label(
 
 /// CoreDNS's port match: an empty query label is a wildcard; the no-ports sentinel has no
 /// name and no protocol.
-fn port_matches(port: &[u8], protocol: &[u8], p: &Port) -> bool {
+pub(crate) fn port_matches(port: &[u8], protocol: &[u8], p: &Port) -> bool {
     let (name, proto) = if p.is_real() {
         (&*p.name, p.protocol.as_label())
     } else {

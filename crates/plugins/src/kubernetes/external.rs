@@ -20,11 +20,6 @@ impl AsRef<[u8]> for EndpointLabel<'_> {
 }
 
 impl Kubernetes {
-    /// True when `namespace` is served: allowed by `namespaces` and existing in the index.
-    pub(crate) fn external_namespace_exposed(&self, snap: &Snapshot, namespace: &str) -> bool {
-        self.namespace_exposed(snap, namespace)
-    }
-
     /// True when a service of `namespace` may name an external IP in a PTR answer: with
     /// `namespaces` set it must be one of them and exist; without, any (CoreDNS's
     /// `serviceRecordForExternalIP`).
@@ -40,11 +35,6 @@ impl Kubernetes {
         addr: IpAddr,
     ) -> impl AsRef<[u8]> + Copy + 'e {
         endpoint_label(ep, addr, self.endpoint_pod_names)
-    }
-
-    /// The address a reverse name (lower-case wire) stands for, if it is one.
-    pub(crate) fn external_reverse_address(qname: &[u8]) -> Option<IpAddr> {
-        super::name::reverse_address(qname)
     }
 
     /// Calls `f` with each external address of this server, for `ns1.<apex>.<zone>`

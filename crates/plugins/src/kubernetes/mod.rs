@@ -13,12 +13,12 @@
 //! - Name errors go through one decision (fallthrough, not yet synced, NXDOMAIN) exactly
 //!   like CoreDNS's handler, so NXDOMAIN vs NODATA matches record for record.
 
-mod answer;
+pub(crate) mod answer;
 mod authority;
 mod external;
 mod local_addrs;
 mod metrics;
-mod name;
+pub(crate) mod name;
 mod reverse;
 mod search_path;
 mod setup;
@@ -159,7 +159,7 @@ impl Kubernetes {
     }
 
     /// True when `namespace` is served: allowed by `namespaces` and existing in the index.
-    fn namespace_exposed(&self, snap: &Snapshot, namespace: &str) -> bool {
+    pub(crate) fn namespace_exposed(&self, snap: &Snapshot, namespace: &str) -> bool {
         self.namespace_configured(namespace) && snap.namespace(namespace).is_some()
     }
 

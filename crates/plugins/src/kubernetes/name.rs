@@ -191,7 +191,7 @@ pub(crate) fn parse(
     })
 }
 
-fn strip_underscore(label: &[u8]) -> &[u8] {
+pub(crate) fn strip_underscore(label: &[u8]) -> &[u8] {
     label.strip_prefix(b"_").unwrap_or(label)
 }
 
