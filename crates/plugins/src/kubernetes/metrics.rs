@@ -14,7 +14,7 @@
 //!
 //! All of this runs on the source task, never on the query path.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_core::metrics::{registry, Counter, Family, Histogram, DEF_BUCKETS};
@@ -60,22 +60,13 @@ pub(crate) const REST_REQUESTS: &str = "coredns_kubernetes_rest_client_requests_
 /// client-go's `code` label for a request that got no response.
 const ERROR_CODE: &str = "<error>";
 
-/// The three `rest_client` families, and the series already looked up. The families are
-/// shared by name across reloads; each API source has its own [`RestClientMetrics`].
+/// The three `rest_client` families. They are shared by name across reloads; each API
+/// source has its own [`RestClientMetrics`]. Requests are few (lists, watches, retries), so
+/// each report looks its series up in the family.
 pub(crate) struct RestClientMetrics {
     durations: Arc<Family<Histogram>>,
     waits: Arc<Family<Histogram>>,
     requests: Arc<Family<Counter>>,
-    series: Mutex<Series>,
-}
-
-/// Series handles by label values: a handful per source (one host, `GET`, a few codes), so a
-/// short list scanned without allocating.
-#[derive(Default)]
-struct Series {
-    durations: Vec<(String, String, Histogram)>,
-    waits: Vec<(String, String, Histogram)>,
-    requests: Vec<(RequestOutcome, String, String, Counter)>,
 }
 
 impl RestClientMetrics {
@@ -100,70 +91,28 @@ impl RestClientMetrics {
                 "Number of HTTP requests, partitioned by status code, method, and host.",
                 &["code", "method", "host"],
             ),
-            series: Mutex::new(Series::default()),
         }
     }
-
-    fn series(&self) -> std::sync::MutexGuard<'_, Series> {
-        self.series.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The histogram of `(verb, host)` in `cache`, looked up in `family` the first time.
-fn histogram_for(
-    cache: &mut Vec<(String, String, Histogram)>,
-    family: &Family<Histogram>,
-    verb: &str,
-    host: &str,
-) -> Histogram {
-    if let Some((_, _, histogram)) = cache.iter().find(|(v, h, _)| v == verb && h == host) {
-        return histogram.clone();
-    }
-    let histogram = family.with(&[verb, host]);
-    cache.push((verb.to_owned(), host.to_owned(), histogram.clone()));
-    histogram
 }
 
 impl RequestObserver for RestClientMetrics {
     fn request_finished(&self, request: &FinishedRequest<'_>) {
-        let mut series = self.series();
-        let cached = series.requests.iter().find(|(outcome, method, host, _)| {
-            *outcome == request.outcome && method == request.method && host == request.host
-        });
-        let counter = match cached {
-            Some((_, _, _, counter)) => counter.clone(),
-            None => {
-                let code = match request.outcome {
-                    RequestOutcome::Status(status) => status.to_string(),
-                    RequestOutcome::Error => ERROR_CODE.to_owned(),
-                };
-                let counter = self
-                    .requests
-                    .with(&[code.as_str(), request.method, request.host]);
-                series.requests.push((
-                    request.outcome,
-                    request.method.to_owned(),
-                    request.host.to_owned(),
-                    counter.clone(),
-                ));
-                counter
-            }
+        let code = match request.outcome {
+            RequestOutcome::Status(status) => status.to_string(),
+            RequestOutcome::Error => ERROR_CODE.to_owned(),
         };
-        counter.inc();
+        self.requests
+            .with(&[code.as_str(), request.method, request.host])
+            .inc();
         if !request.watch {
-            histogram_for(
-                &mut series.durations,
-                &self.durations,
-                request.method,
-                request.host,
-            )
-            .observe(request.elapsed.as_secs_f64());
+            self.durations
+                .with(&[request.method, request.host])
+                .observe(request.elapsed.as_secs_f64());
         }
     }
 
     fn limiter_waited(&self, verb: &str, host: &str, waited: Duration) {
-        let mut series = self.series();
-        histogram_for(&mut series.waits, &self.waits, verb, host).observe(waited.as_secs_f64());
+        self.waits.with(&[verb, host]).observe(waited.as_secs_f64());
     }
 }
 
@@ -251,7 +200,6 @@ mod tests {
                 .count(),
             waited + 1
         );
-        assert_eq!(metrics.series().requests.len(), 2);
 
         // Names, label order, the Prometheus default buckets.
         let durations = lines(REST_REQUEST_DURATION);
