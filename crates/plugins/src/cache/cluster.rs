@@ -7,8 +7,9 @@
 //! zones records the count read before the answer was computed, and a lookup only accepts
 //! it while the count is unchanged. Any change to the cluster thus invalidates every cached
 //! cluster name at once, which is coarse but always right, and cheap for the plugin behind:
-//! cluster answers are computed from memory without allocating. Names outside the cluster
-//! zones (forwarded ones) keep ordinary TTL-based caching.
+//! cluster answers are computed from memory without allocating. The zones of a
+//! `k8s_external` plugin in the same chain answer from the same index and are stamped the
+//! same way. Names outside these zones (forwarded ones) keep ordinary TTL-based caching.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use cairn_core::wire::name::is_subdomain_wire;
 use cairn_core::wire::Name;
 use cairn_core::Plugin;
 
+use crate::k8s_external::K8sExternal;
 use crate::kubernetes::Kubernetes;
 
 /// The kubernetes plugin that follows the cache in its chain, seen from the cache.
@@ -25,15 +27,19 @@ pub(crate) struct ClusterView {
 }
 
 impl ClusterView {
-    /// Finds the kubernetes plugin among `plugins` (the rest of the chain).
+    /// Finds the kubernetes plugin among `plugins` (the rest of the chain), with the zones
+    /// of a `k8s_external` plugin there, which answers from the same index.
     pub(crate) fn find(plugins: &[Arc<dyn Plugin>]) -> Option<ClusterView> {
-        plugins.iter().find_map(|p| {
-            p.as_any()
-                .downcast_ref::<Kubernetes>()
-                .map(|k| ClusterView {
-                    zones: k.zones().to_vec(),
-                    store: Arc::clone(k.store()),
-                })
+        let kubernetes = plugins
+            .iter()
+            .find_map(|p| p.as_any().downcast_ref::<Kubernetes>())?;
+        let external = plugins
+            .iter()
+            .filter_map(|p| p.as_any().downcast_ref::<K8sExternal>())
+            .flat_map(|e| e.zone_names().cloned());
+        Some(ClusterView {
+            zones: kubernetes.zones().iter().cloned().chain(external).collect(),
+            store: Arc::clone(kubernetes.store()),
         })
     }
 

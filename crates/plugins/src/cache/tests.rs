@@ -1386,3 +1386,37 @@ fn a_kubernetes_change_ends_cached_cluster_answers() {
     assert_eq!(up.calls.load(Ordering::SeqCst), 1);
     trigger.fire();
 }
+
+#[test]
+fn k8s_external_zones_are_stamped_like_the_cluster_zones() {
+    let dir = Scratch::new();
+    std::fs::write(dir.0.join("cluster.yaml"), HANDLER).unwrap();
+    let external = setup(
+        spec("k8s_external"),
+        "example.com {\n k8s_external\n}",
+        None,
+    )
+    .unwrap();
+    let k8s = setup(
+        spec("kubernetes"),
+        ". {\n kubernetes cluster.local {\n manifests cluster.yaml\n }\n}",
+        Some(dir.0.clone()),
+    )
+    .unwrap();
+    let view =
+        super::cluster::ClusterView::find(&[external.plugins[0].clone(), k8s.plugins[0].clone()])
+            .expect("a kubernetes plugin in the chain");
+    let wire = |n: &str| {
+        cairn_core::wire::Name::parse(n, None)
+            .unwrap()
+            .wire()
+            .to_vec()
+    };
+    assert!(view
+        .generation_for(&wire("svc1.testns.example.com."))
+        .is_some());
+    assert!(view
+        .generation_for(&wire("svc1.testns.svc.cluster.local."))
+        .is_some());
+    assert_eq!(view.generation_for(&wire("www.example.org.")), None);
+}

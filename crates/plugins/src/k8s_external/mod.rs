@@ -78,6 +78,11 @@ fn prefixed(prefix: &[u8], zone: &Name) -> Option<Name> {
 }
 
 impl K8sExternal {
+    /// The zones this plugin answers (lower case); for caches of its answers.
+    pub(crate) fn zone_names(&self) -> impl Iterator<Item = &Name> {
+        self.zones.iter().map(|z| &z.name)
+    }
+
     /// The handler for `options`; `None` when a zone's own names would be too long.
     pub(crate) fn new(options: Options) -> Option<K8sExternal> {
         let mut zones = Vec::with_capacity(options.zones.len());
