@@ -81,13 +81,9 @@ fn families() -> Families {
     }
 }
 
-/// Registers the families at setup, so a scrape lists them before the first query.
-pub(crate) fn init() {
-    let _ = families();
-}
-
 /// The series of one listener label, each resolved on first use.
 pub(crate) struct ServerSeries {
+    families: Arc<Families>,
     label: String,
     zones: Arc<str>,
     entries: [OnceLock<Gauge>; 2],
@@ -104,8 +100,9 @@ pub(crate) struct ServerSeries {
 const VIEW: &str = "";
 
 impl ServerSeries {
-    fn new(label: &str, zones: Arc<str>) -> ServerSeries {
+    fn new(families: Arc<Families>, label: &str, zones: Arc<str>) -> ServerSeries {
         ServerSeries {
+            families,
             label: label.to_string(),
             zones,
             entries: Default::default(),
@@ -124,7 +121,7 @@ impl ServerSeries {
         slot: &'s OnceLock<Counter>,
         family: fn(&Families) -> &Arc<Family<Counter>>,
     ) -> &'s Counter {
-        slot.get_or_init(|| family(&families()).with(&[&self.label, &self.zones, VIEW]))
+        slot.get_or_init(|| family(&self.families).with(&[&self.label, &self.zones, VIEW]))
     }
 
     fn typed<'s>(
@@ -134,7 +131,7 @@ impl ServerSeries {
         family: fn(&Families) -> &Arc<Family<Counter>>,
     ) -> &'s Counter {
         slots[t as usize].get_or_init(|| {
-            family(&families()).with(&[&self.label, TYPES[t as usize], &self.zones, VIEW])
+            family(&self.families).with(&[&self.label, TYPES[t as usize], &self.zones, VIEW])
         })
     }
 
@@ -169,7 +166,7 @@ impl ServerSeries {
     pub(crate) fn entries(&self, t: CacheType, n: usize) {
         self.entries[t as usize]
             .get_or_init(|| {
-                families()
+                self.families
                     .entries
                     .with(&[&self.label, TYPES[t as usize], &self.zones, VIEW])
             })
@@ -179,6 +176,8 @@ impl ServerSeries {
 
 /// The series of one cache, per listener.
 pub(crate) struct Metrics {
+    /// Looked up in the registry once (which also lists them before the first query).
+    families: Arc<Families>,
     zones: Arc<str>,
     slots: Box<[OnceLock<ServerSeries>]>,
 }
@@ -203,6 +202,7 @@ impl Metrics {
     /// Metrics labelled with `zones` (the cache's zones joined by commas).
     pub(crate) fn new(zones: &str) -> Metrics {
         Metrics {
+            families: Arc::new(families()),
             zones: Arc::from(zones),
             slots: (0..SERVER_SLOTS).map(|_| OnceLock::new()).collect(),
         }
@@ -211,11 +211,17 @@ impl Metrics {
     /// The series for listener label `server`.
     pub(crate) fn server(&self, server: &str) -> Series<'_> {
         for slot in self.slots.iter() {
-            let s = slot.get_or_init(|| ServerSeries::new(server, self.zones.clone()));
+            let s = slot.get_or_init(|| {
+                ServerSeries::new(self.families.clone(), server, self.zones.clone())
+            });
             if s.label == server {
                 return Series::Slot(s);
             }
         }
-        Series::Temporary(Box::new(ServerSeries::new(server, self.zones.clone())))
+        Series::Temporary(Box::new(ServerSeries::new(
+            self.families.clone(),
+            server,
+            self.zones.clone(),
+        )))
     }
 }

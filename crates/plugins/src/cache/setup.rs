@@ -10,7 +10,7 @@ use cairn_core::wire::Name;
 use cairn_core::{SetupCtx, SetupError};
 use cairn_corefile::{Directive, Token};
 
-use super::{metrics, Cache};
+use super::Cache;
 
 /// Default capacity of each of the two caches.
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
@@ -103,7 +103,6 @@ impl Config {
 /// Sets up `cache` (once per block).
 pub fn setup(ctx: &mut SetupCtx<'_>) -> Result<(), SetupError> {
     let config = parse(ctx)?;
-    metrics::init();
     ctx.add_plugin(Arc::new(Cache::new(config)));
     Ok(())
 }
