@@ -265,15 +265,14 @@ fn capacity_line(opt: &Directive) -> Result<(usize, Option<u32>, Option<u32>), S
 
 /// A Go duration that must not be negative.
 fn go_duration(t: &Token, what: &str) -> Result<Duration, SetupError> {
-    let nanos = duration::parse(&t.text)
-        .map_err(|e| t.error(format!("plugin/cache: invalid {what} duration: {e}")))?;
-    let nanos = u64::try_from(nanos).map_err(|_| {
-        t.error(format!(
-            "plugin/cache: invalid negative duration for {what}: {}",
-            t.text
-        ))
-    })?;
-    Ok(Duration::from_nanos(nanos))
+    duration::parse_std(&t.text)
+        .map_err(|e| t.error(format!("plugin/cache: invalid {what} duration: {e}")))?
+        .ok_or_else(|| {
+            t.error(format!(
+                "plugin/cache: invalid negative duration for {what}: {}",
+                t.text
+            ))
+        })
 }
 
 /// `prefetch AMOUNT [DURATION [PERCENTAGE%]]`.

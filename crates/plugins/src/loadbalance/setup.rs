@@ -99,13 +99,9 @@ fn parse_line(d: &Directive, prefer: &mut Vec<Subnet>) -> Result<Parsed, SetupEr
                             [t] => t,
                             [_, extra, ..] => return Err(extra.error("unexpected argument")),
                         };
-                        let nanos = duration::parse(&t.text)
-                            .ok()
-                            .and_then(|n| u64::try_from(n).ok())
-                            .ok_or_else(|| {
-                                t.error(format!("invalid reload duration '{}'", t.text))
-                            })?;
-                        reload = Duration::from_nanos(nanos);
+                        reload = duration::parse_std(&t.text).ok().flatten().ok_or_else(|| {
+                            t.error(format!("invalid reload duration '{}'", t.text))
+                        })?;
                     }
                     _ => return Err(opt.unknown_property()),
                 }
