@@ -219,3 +219,15 @@ fn transfer_streams_split_into_frames_that_each_parse() {
     assert_eq!(n, frames);
     assert_eq!(seen, 5000);
 }
+
+#[test]
+fn miekg_rcode_names() {
+    assert_eq!(Rcode(11).miekg_name(), Some("DSOTYPENI"));
+    assert_eq!(Rcode(16).miekg_name(), Some("BADSIG"));
+    assert_eq!(Rcode(12).miekg_name(), None);
+    assert_eq!(Rcode::from_miekg_name("BADSIG"), Some(Rcode(16)));
+    assert_eq!(Rcode::from_miekg_name("BADVERS"), None);
+    assert_eq!(Rcode::from_miekg_name("NOTIMPL"), Some(Rcode::NOTIMP));
+    assert_eq!(Rcode::from_miekg_name("NXDOMAIN"), Some(Rcode::NXDOMAIN));
+    assert_eq!(Rcode::from_miekg_name("nxdomain"), None);
+}

@@ -149,6 +149,26 @@ impl Rcode {
             .map(Rcode)
             .find(|r| !r.name().is_empty() && r.name().eq_ignore_ascii_case(s))
     }
+
+    /// The name miekg/dns gives the code (`RcodeToString`), which CoreDNS writes in metric
+    /// labels and accepts in Corefiles: 11 is DSOTYPENI, and 16 (shared by BADVERS and
+    /// BADSIG) is BADSIG.
+    pub fn miekg_name(self) -> Option<&'static str> {
+        match self.0 {
+            11 => Some("DSOTYPENI"),
+            16 => Some("BADSIG"),
+            _ => Some(self.name()).filter(|n| !n.is_empty()),
+        }
+    }
+
+    /// miekg/dns's `StringToRcode`: an upper-case name of [`Rcode::miekg_name`], or
+    /// `NOTIMPL`, its old alias of NOTIMP.
+    pub fn from_miekg_name(s: &str) -> Option<Rcode> {
+        if s == "NOTIMPL" {
+            return Some(Rcode::NOTIMP);
+        }
+        (0..24).map(Rcode).find(|r| r.miekg_name() == Some(s))
+    }
 }
 
 impl fmt::Display for Rcode {

@@ -73,41 +73,15 @@ impl<M: Metric> Lazy<M> {
     }
 }
 
-/// Response codes with a name in CoreDNS's `rcode` label (miekg/dns `RcodeToString`); any
-/// other code is written as its number.
-const RCODE_LABELS: [&str; 24] = [
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-    "DSOTYPENI",
-    "",
-    "",
-    "",
-    "",
-    "BADSIG",
-    "BADKEY",
-    "BADTIME",
-    "BADMODE",
-    "BADNAME",
-    "BADALG",
-    "BADTRUNC",
-    "BADCOOKIE",
-];
+/// Codes below this have a slot of their own in [`UpstreamMetrics::durations`] (miekg/dns
+/// names them all up to BADCOOKIE, 23).
+const NAMED_RCODES: u16 = 24;
 
-/// The `rcode` label CoreDNS writes for `rcode`.
+/// The `rcode` label CoreDNS writes for `rcode`: miekg/dns's name, else the number.
 pub(crate) fn rcode_label(rcode: Rcode) -> String {
-    match RCODE_LABELS.get(usize::from(rcode.0)) {
-        Some(name) if !name.is_empty() => (*name).to_string(),
-        _ => rcode.0.to_string(),
-    }
+    rcode
+        .miekg_name()
+        .map_or_else(|| rcode.0.to_string(), str::to_string)
 }
 
 /// Transports as the `proto` label of the connection cache counters names them.
@@ -222,7 +196,7 @@ impl UpstreamMetrics {
             failures: FailureReason::ALL
                 .map(|r| Lazy::new(failures_by_reason.clone(), &[PROXY_NAME, to, r.label()])),
             healthcheck_failures: Lazy::new(failures, &[PROXY_NAME, to]),
-            durations: (0..RCODE_LABELS.len() as u16)
+            durations: (0..NAMED_RCODES)
                 .map(|code| {
                     Lazy::new(
                         durations.clone(),

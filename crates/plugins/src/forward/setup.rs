@@ -334,12 +334,7 @@ fn parse_rcodes(opt: &Directive) -> Result<Vec<Rcode>, SetupError> {
 
 /// An rcode by the names miekg/dns knows (`BADSIG` and `BADVERS` are both 16).
 fn rcode_from_name(s: &str) -> Option<Rcode> {
-    match s.to_ascii_uppercase().as_str() {
-        "DSOTYPENI" => Some(Rcode(11)),
-        "BADSIG" => Some(Rcode(16)),
-        "NOTIMPL" => Some(Rcode::NOTIMP),
-        other => Rcode::from_name(other),
-    }
+    Rcode::from_miekg_name(&s.to_ascii_uppercase())
 }
 
 fn parse_option(ctx: &SetupCtx<'_>, opt: &Directive, o: &mut Options) -> Result<(), SetupError> {

@@ -142,12 +142,7 @@ fn coredns_rcode(s: &str) -> Option<Rcode> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<u16>().ok().filter(|&n| n <= 23).map(Rcode);
     }
-    match s.to_ascii_uppercase().as_str() {
-        "BADSIG" => Some(Rcode(16)),
-        "DSOTYPENI" => Some(Rcode(11)),
-        "BADVERS" => None,
-        up => Rcode::from_name(up),
-    }
+    Rcode::from_miekg_name(&s.to_ascii_uppercase())
 }
 
 /// Compiles a regex with CoreDNS's limits.

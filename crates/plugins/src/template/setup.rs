@@ -42,15 +42,7 @@ fn type_by_name(s: &str) -> Option<RType> {
 
 /// miekg/dns's response code names (`dns.StringToRcode`), case-sensitive.
 fn rcode_by_name(s: &str) -> Option<Rcode> {
-    if s.to_ascii_uppercase() != s {
-        return None;
-    }
-    match s {
-        "BADSIG" => Some(Rcode(16)),
-        "DSOTYPENI" => Some(Rcode(11)),
-        "BADVERS" => None,
-        _ => Rcode::from_name(s),
-    }
+    Rcode::from_miekg_name(s)
 }
 
 /// Sets up `template`: one handler for every `template` line of the block.
