@@ -1044,7 +1044,10 @@ fn a_pooled_connection_closed_by_the_upstream_is_replaced() {
                 // Closes after one answer.
             }
         });
-        let text = format!(". {{\n forward . {addr} {{\n  force_tcp\n }}\n}}\n");
+        // One attempt per query: only the pool's own retry of a connection found closed can
+        // save the second and third queries.
+        let text =
+            format!(". {{\n forward . {addr} {{\n  force_tcp\n  max_connect_attempts 1\n }}\n}}\n");
         let s = setup(spec("forward"), &text, None).unwrap();
         let c = s.chain_with(StubNext::new(Rcode::REFUSED));
         for _ in 0..3 {
@@ -1244,6 +1247,23 @@ fn errors_name_the_upstream_and_the_budget_is_kept() {
         );
         ask(&c, "x.example.", RType::A).await.unwrap_err();
         assert_eq!(silent.udp_queries.load(Ordering::SeqCst), 3);
+
+        // A read timeout longer than the query's 5 s budget is cut at the budget.
+        let (_s, c, _) = chain(
+            ". {\n forward . {A} {\n  read_timeout 30s\n  max_connect_attempts 1\n }\n}\n",
+            &[&silent],
+        );
+        let start = std::time::Instant::now();
+        let e = ask(&c, "x.example.", RType::A)
+            .await
+            .unwrap_err()
+            .to_string();
+        let took = start.elapsed();
+        assert!(e.ends_with("i/o timeout"), "{e}");
+        assert!(
+            took >= Duration::from_millis(4500) && took < Duration::from_secs(10),
+            "{took:?}"
+        );
     });
 }
 
