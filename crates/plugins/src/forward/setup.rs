@@ -303,10 +303,9 @@ fn no_args(opt: &Directive) -> Result<(), SetupError> {
 }
 
 fn parse_duration(t: &Token, what: &str) -> Result<Duration, SetupError> {
-    let nanos = duration::parse(&t.text).map_err(|e| err(t, format!("{what}: {e}")))?;
-    u64::try_from(nanos)
-        .map(Duration::from_nanos)
-        .map_err(|_| err(t, format!("{what} can't be negative: {}", t.text)))
+    duration::parse_std(&t.text)
+        .map_err(|e| err(t, format!("{what}: {e}")))?
+        .ok_or_else(|| err(t, format!("{what} can't be negative: {}", t.text)))
 }
 
 fn parse_u32(t: &Token, what: &str) -> Result<u32, SetupError> {
