@@ -115,9 +115,11 @@ impl Conn {
         loop {
             let n = match &mut self.io {
                 Io::Udp(s) => {
-                    // One byte more than allowed tells an oversize datagram from a full one.
-                    self.buf.resize(limit + 1, 0);
-                    let n = s.recv(&mut self.buf).await?;
+                    // One byte more than allowed tells an oversize datagram from a full one;
+                    // the datagram lands in spare capacity, nothing is zero-filled first.
+                    self.buf.clear();
+                    self.buf.reserve(limit + 1);
+                    let n = s.recv_buf(&mut self.buf).await?;
                     if n < 12 {
                         continue;
                     }
