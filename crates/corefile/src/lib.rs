@@ -114,27 +114,18 @@ pub struct Corefile {
     pub warnings: Vec<String>,
 }
 
-/// 64-bit FNV-1a, fed with length-prefixed fields so that structure is part of the hash.
-struct Fnv(u64);
+/// Writes the canonical form of a configuration into a sink: length-prefixed fields, so
+/// that no two different configurations give the same bytes.
+struct Canonical<'s>(&'s mut dyn FnMut(&[u8]));
 
-impl Fnv {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-
-    fn bytes(&mut self, b: &[u8]) {
-        for &x in b {
-            self.0 ^= u64::from(x);
-            self.0 = self.0.wrapping_mul(Self::PRIME);
-        }
-    }
-
+impl Canonical<'_> {
     fn num(&mut self, n: usize) {
-        self.bytes(&(n as u64).to_le_bytes());
+        (self.0)(&(n as u64).to_le_bytes());
     }
 
     fn text(&mut self, s: &str) {
         self.num(s.len());
-        self.bytes(s.as_bytes());
+        (self.0)(s.as_bytes());
     }
 
     fn directive(&mut self, d: &Directive) {
@@ -143,7 +134,7 @@ impl Fnv {
         for a in &d.args {
             self.text(&a.text);
         }
-        self.bytes(&[u8::from(d.has_block)]);
+        (self.0)(&[u8::from(d.has_block)]);
         self.num(d.block.len());
         for n in &d.block {
             self.directive(n);
@@ -152,23 +143,37 @@ impl Fnv {
 }
 
 impl Corefile {
-    /// Digest over the parsed tokens of all blocks: texts and structure, not comments,
-    /// whitespace, quoting, line numbers or file names. Reload uses it to ignore edits that do
-    /// not change the configuration.
-    pub fn digest(&self) -> u64 {
-        let mut h = Fnv(Fnv::OFFSET);
-        h.num(self.blocks.len());
+    /// Feeds `sink` the canonical form of the configuration: the parsed tokens of all
+    /// blocks, texts and structure, not comments, whitespace, quoting, line numbers or file
+    /// names. [`Corefile::digest`] and the `reload` plugin's SHA-512 hash it.
+    pub fn write_canonical(&self, sink: &mut dyn FnMut(&[u8])) {
+        let mut c = Canonical(sink);
+        c.num(self.blocks.len());
         for b in &self.blocks {
-            h.num(b.keys.len());
+            c.num(b.keys.len());
             for k in &b.keys {
-                h.text(&k.text);
+                c.text(&k.text);
             }
-            h.num(b.directives.len());
+            c.num(b.directives.len());
             for d in &b.directives {
-                h.directive(d);
+                c.directive(d);
             }
         }
-        h.0
+    }
+
+    /// 64-bit FNV-1a of [`Corefile::write_canonical`]. Reload uses it to ignore edits that do
+    /// not change the configuration.
+    pub fn digest(&self) -> u64 {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut h = OFFSET;
+        self.write_canonical(&mut |bytes| {
+            for &x in bytes {
+                h ^= u64::from(x);
+                h = h.wrapping_mul(PRIME);
+            }
+        });
+        h
     }
 
     /// [`Corefile::digest`] as 16 lower-case hex digits.
