@@ -79,6 +79,12 @@ fn failed_total(mport: u16) -> u64 {
 
 /// The hash in `coredns_reload_version_info` (exactly one series, value 1).
 fn version(mport: u16) -> String {
+    // The running configuration's hash is published once it is installed.
+    wait_for("the version series", Duration::from_secs(5), || {
+        http_get(mport, "/metrics")
+            .1
+            .contains("coredns_reload_version_info{")
+    });
     let (status, body) = http_get(mport, "/metrics");
     assert_eq!(status, 200);
     let lines: Vec<&str> = body

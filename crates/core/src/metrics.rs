@@ -169,6 +169,19 @@ impl<M: Metric> Family<M> {
         m
     }
 
+    /// Makes the series of these label values the family's only one, in one step (a scrape
+    /// never sees the family empty in between): for info gauges such as
+    /// `coredns_reload_version_info`.
+    pub fn only(&self, values: &[&str]) -> M {
+        debug_assert_eq!(values.len(), self.labels.len(), "{}", self.name);
+        let mut series = self.series.lock().expect("metrics lock");
+        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        let m = series.remove(&key).unwrap_or_else(|| (self.make)());
+        series.clear();
+        series.insert(key, m.clone());
+        m
+    }
+
     /// Drops every series (used for gauges rebuilt on reload, like `coredns_plugin_enabled`).
     pub fn reset(&self) {
         self.series.lock().expect("metrics lock").clear();
@@ -357,6 +370,23 @@ impl Metric for Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_leaves_one_series() {
+        let r = Registry::default();
+        let info = r.gauge("test_version_info", "Version.", &["value"]);
+        info.only(&["a"]).set(1.0);
+        info.only(&["b"]).set(1.0);
+        let text = r.encode();
+        assert!(
+            text.contains("test_version_info{value=\"b\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("value=\"a\""), "{text}");
+        // The same value again keeps its series.
+        info.only(&["b"]).set(1.0);
+        assert_eq!(r.encode().matches("test_version_info{").count(), 1);
+    }
 
     #[test]
     fn families_are_shared_by_name_and_encode() {

@@ -47,7 +47,6 @@ impl Metrics {
 
     /// Makes `sha512` the one series of `coredns_reload_version_info`.
     pub fn set_version(&self, sha512: &str) {
-        self.version.reset();
-        self.version.with(&[HASH, sha512]).set(1.0);
+        self.version.only(&[HASH, sha512]).set(1.0);
     }
 }
